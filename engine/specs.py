@@ -1,0 +1,86 @@
+"""Validated configuration, as plain frozen dataclasses (no TensorFlow, no Textual).
+
+`weightwatch.engine.config.load_config` turns a TOML file into a `Config`; everything after that
+(session, CLI, TUI) works with these objects only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str
+    run_dir: Path
+    seed: int = 0
+    deterministic: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    builder: str  # "module:function"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompileSpec:
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    loss: str = "mse"
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    path: Path | None = None  # .npz or .csv, absolute
+    loader: str | None = None  # "module:function"
+    params: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 32
+    validation_split: float = 0.0
+    shuffle: bool = True
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """One `[[callbacks]]` entry: a Keras callback class name or "module:Class"."""
+
+    type: str
+    enabled: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short display name: the class name without its module."""
+        return self.type.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class UISpec:
+    refresh_hz: float = 4.0
+    chart_window: int = 0  # session steps shown on the charts; 0 = the whole run
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file, absolute
+    run: RunSpec
+    model: ModelSpec
+    compile: CompileSpec
+    data: DataSpec
+    train: TrainSpec
+    callbacks: tuple[CallbackSpec, ...] = ()
+    ui: UISpec = field(default_factory=UISpec)
+
+    @property
+    def folder(self) -> Path:
+        """The config's folder: put on sys.path; relative paths resolve against it."""
+        return self.path.parent
