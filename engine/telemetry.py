@@ -1,0 +1,169 @@
+"""Bounded, thread-safe telemetry store with min/max decimation.
+
+The training thread appends values keyed by session step; the UI pulls decimated windows on a
+timer. Memory is fixed: each series keeps at most `capacity` buckets, and when they fill up, pairs
+of neighbouring buckets merge (the stride doubles), so a million steps cost what ten thousand do.
+Each bucket keeps the min, max and last value of the steps it covers, so spikes (a reset's jump in
+the weight norm, a loss blow-up) survive decimation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import numpy as np
+
+DEFAULT_CAPACITY = 4096
+
+
+class Series:
+    """One decimated series: fixed arrays of buckets, each covering `stride` points."""
+
+    __slots__ = ("capacity", "stride", "n", "x0", "x1", "lo", "hi", "last", "fill", "count")
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 4 or capacity % 2:
+            raise ValueError(f"capacity must be an even number >= 4. Received: capacity={capacity}")
+        self.capacity = capacity
+        self.stride = 1
+        self.n = 0  # buckets in use
+        self.count = 0  # points ever appended
+        self.x0 = np.zeros(capacity)
+        self.x1 = np.zeros(capacity)
+        self.lo = np.zeros(capacity)
+        self.hi = np.zeros(capacity)
+        self.last = np.zeros(capacity)
+        self.fill = np.zeros(capacity, dtype=np.int64)
+
+    def append(self, x: float, y: float) -> None:
+        """Add one point; x must not decrease."""
+        self.count += 1
+        i = self.n - 1
+        if i >= 0 and self.fill[i] < self.stride:
+            self.x1[i] = x
+            if y < self.lo[i] or self.lo[i] != self.lo[i]:
+                self.lo[i] = y
+            if y > self.hi[i] or self.hi[i] != self.hi[i]:
+                self.hi[i] = y
+            self.last[i] = y
+            self.fill[i] += 1
+            return
+        if self.n == self.capacity:
+            self._halve()
+        i = self.n
+        self.x0[i] = self.x1[i] = x
+        self.lo[i] = self.hi[i] = self.last[i] = y
+        self.fill[i] = 1
+        self.n += 1
+
+    def _halve(self) -> None:
+        """Merge neighbouring buckets pairwise; the stride doubles."""
+        h = self.capacity // 2
+        a, b = slice(0, self.capacity, 2), slice(1, self.capacity, 2)
+        self.x0[:h] = self.x0[a]
+        self.x1[:h] = self.x1[b]
+        self.lo[:h] = np.fmin(self.lo[a], self.lo[b])
+        self.hi[:h] = np.fmax(self.hi[a], self.hi[b])
+        self.last[:h] = self.last[b]
+        self.fill[:h] = self.fill[a] + self.fill[b]
+        self.n = h
+        self.stride *= 2
+
+    def latest(self) -> float | None:
+        return float(self.last[self.n - 1]) if self.n else None
+
+    def window(self, x_min: float | None, x_max: float | None, width: int) -> tuple[list, list]:
+        """Points in [x_min, x_max] decimated to about `width` columns as a min/max envelope.
+
+        Returns (xs, ys) ready to draw as one line: each column contributes its min and its max
+        (in the order they happened is unknown, so min first), so a spike stays visible.
+        """
+        n = self.n
+        if not n:
+            return [], []
+        x0, x1 = self.x0[:n], self.x1[:n]
+        lo_i = 0 if x_min is None else int(np.searchsorted(x1, x_min, side="left"))
+        hi_i = n if x_max is None else int(np.searchsorted(x0, x_max, side="right"))
+        if hi_i <= lo_i:
+            return [], []
+        xs0, xs1 = x0[lo_i:hi_i], x1[lo_i:hi_i]
+        lo, hi = self.lo[lo_i:hi_i], self.hi[lo_i:hi_i]
+        k = hi_i - lo_i
+        width = max(1, width)
+        if k <= width and self.stride == 1:
+            return xs0.tolist(), self.last[lo_i:hi_i].tolist()
+        cols = max(1, min(width, k))
+        edges = np.linspace(0, k, cols + 1).astype(np.int64)
+        starts = edges[:-1][np.diff(edges) > 0]
+        ends = np.append(starts[1:], k)
+        col_lo = np.fmin.reduceat(lo, starts)
+        col_hi = np.fmax.reduceat(hi, starts)
+        col_x0 = xs0[starts]
+        col_x1 = xs1[ends - 1]
+        xs = np.empty(2 * len(starts))
+        ys = np.empty(2 * len(starts))
+        xs[0::2], xs[1::2] = col_x0, col_x1
+        ys[0::2], ys[1::2] = col_lo, col_hi
+        return xs.tolist(), ys.tolist()
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.x0, self.x1, self.lo, self.hi, self.last, self.fill))
+
+
+class TelemetryStore:
+    """All series of a session, behind one lock; `version` changes on every write."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._series: dict[str, Series] = {}
+        self.version = 0
+        self.layer_names: list[str] = []
+
+    def _get(self, name: str) -> Series:
+        s = self._series.get(name)
+        if s is None:
+            s = self._series[name] = Series(self._capacity)
+        return s
+
+    def append_rows(self, rows: Iterable[tuple[float, dict[str, float]]]) -> None:
+        """Append (x, {series: value}) rows in x order."""
+        with self._lock:
+            for x, values in rows:
+                for name, y in values.items():
+                    self._get(name).append(x, y)
+            self.version += 1
+
+    def append(self, x: float, **values: float) -> None:
+        self.append_rows([(x, values)])
+
+    def set_layer_names(self, names: list[str]) -> None:
+        with self._lock:
+            self.layer_names = list(names)
+            self.version += 1
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._series)
+
+    def window(
+        self, name: str, x_min: float | None = None, x_max: float | None = None, width: int = 200
+    ) -> tuple[list, list]:
+        with self._lock:
+            s = self._series.get(name)
+            return s.window(x_min, x_max, width) if s else ([], [])
+
+    def latest(self, name: str) -> float | None:
+        with self._lock:
+            s = self._series.get(name)
+            return s.latest() if s else None
+
+    def last_x(self) -> float | None:
+        with self._lock:
+            xs = [s.x1[s.n - 1] for s in self._series.values() if s.n]
+            return float(max(xs)) if xs else None
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(s.nbytes() for s in self._series.values())
