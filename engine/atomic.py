@@ -1,0 +1,49 @@
+"""Crash-safe file writes: temp file in the same folder, fsync, os.replace, fsync the folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fsync_path(folder)
+    except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
+        pass
+
+
+def commit(temp: Path, final: Path) -> None:
+    """Make a fully written temp file the real one, durably."""
+    fsync_path(temp)
+    os.replace(temp, final)
+    fsync_dir(final.parent)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
+    with open(temp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    commit(temp, path)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,459 @@
+"""The training thread: builds the model, runs `fit` in chunks, and applies commands at batch
+boundaries. Imported only by `Session.run()` (it imports TensorFlow).
+
+`fit` is ended early by raising `_RestartFit` from a callback: unlike `stop_training`, that skips
+the validation pass and `on_epoch_end`, so a load, rebuild, recompile or callback edit lands at
+exactly the batch boundary where it was asked for. The next `fit` starts at the session's own
+(epoch, step), which the deterministic feed can reproduce.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import transitions  # noqa: E402
+from .check import ensure_on_path, load_data, resolve_import  # noqa: E402
+from .control_callback import ControlCallback  # noqa: E402
+from .data import BatchFeed  # noqa: E402
+from .dispatcher import CallbackDispatcher  # noqa: E402
+from .errors import BadInput  # noqa: E402
+from .events import Event, SessionState  # noqa: E402
+from .probe import TelemetryProbe  # noqa: E402
+from .runlog import RunLog  # noqa: E402
+from .weights import fingerprint, global_norm, model_step  # noqa: E402
+
+FLUSH_SECONDS = 0.2
+
+
+class RestartFit(Exception):
+    """Raised at a batch boundary to end the current `fit` without validation or epoch end."""
+
+
+class Quit(Exception):
+    """Raised at a batch boundary when the session stops."""
+
+
+class Trainer:
+    """Owns the live model and everything TensorFlow; runs on the training thread."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.config = session.config
+        self.model = None
+        self.probe: TelemetryProbe | None = None
+        self.probe_base = 0  # session step at which the current probe started counting
+        self.instance = 0
+        self.done = 0  # session steps: batches trained in this session
+        self.epoch = 0  # the model's epoch counter (completed epochs)
+        self.step_in_epoch = 0
+        self.target_epochs = self.config.train.epochs
+        self.last_flush = time.perf_counter()
+        self.rate_mark = (time.perf_counter(), 0)
+        self.train_seconds = 0.0
+        self.train_steps = 0
+        self.steps_per_s: float | None = None
+        self.last_loss: float | None = None
+        self.last_norm: float | None = None
+        self.stop_future = None
+        self.dispatcher = CallbackDispatcher()
+        self.params: dict = {}
+        self.runlog = RunLog(session.run_dir)
+
+    # ----- thread entry ------------------------------------------------------------------
+    def run(self) -> None:
+        s = self.session
+        try:
+            self._setup()
+        except Quit:
+            self._shutdown()
+            return
+        except Exception as e:  # builder, data or checkpoint failed: nothing to train
+            self.error("start", e)
+            s._set_state(SessionState.FAILED, one_line(e))
+            self._park_until_stop()
+            self._shutdown()
+            return
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _setup(self) -> None:
+        s, cfg = self.session, self.config
+        ensure_on_path(cfg.folder)
+        if cfg.run.deterministic:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+        x, y, xv, yv = load_data(cfg)
+        if xv is None and cfg.data.validation_split > 0:
+            cut = int(len(x) * (1 - cfg.data.validation_split))
+            x, y, xv, yv = x[:cut], y[:cut], x[cut:], y[cut:]
+        self.validation = (xv, yv) if xv is not None else None
+        self.feed = BatchFeed(x, y, batch_size=cfg.data.batch_size, seed=cfg.run.seed,
+                              shuffle=cfg.data.shuffle, steps_per_epoch=cfg.train.steps_per_epoch)
+        self.builder = resolve_import(cfg.model.builder, "[model].builder", cfg.path)
+        self.model = self.build_model(cfg.run.seed)
+        self.instance = 1
+        entries = transitions.make_entries(list(cfg.callbacks), cfg.path)
+        self.dispatcher.replace(entries, self.model, None)
+        origin = "fresh"
+        if s.from_checkpoint:
+            transitions.load_checkpoint(self, s.from_checkpoint)
+            origin = "restored"
+        self.open_segment(origin)
+        self.record("started", verdict=origin, detail={
+            "instance": self.instance, "seed": cfg.run.seed, "epochs": self.target_epochs,
+            "from": s.from_checkpoint, "run_dir": str(s.run_dir)})
+        s._set_state(SessionState.RUNNING)
+        self.publish()
+        self.boundary("start")
+
+    def _loop(self) -> None:
+        s = self.session
+        while True:
+            try:
+                if s.state is SessionState.RUNNING:
+                    self._train_until_interrupted()
+                else:
+                    self.boundary("idle")
+            except RestartFit:
+                continue
+            except Quit:
+                return
+
+    def _train_until_interrupted(self) -> None:
+        if self.epoch >= self.target_epochs:
+            self.finish("all epochs done")
+            return
+        try:
+            self._fit_chunk()
+        except (RestartFit, Quit):
+            raise
+        except Exception as e:
+            self._user_code_failed(e)
+            return
+        if self.epoch >= self.target_epochs:
+            self.finish("all epochs done")
+        elif self.model.stop_training:
+            self.finish("a callback stopped training")
+
+    def _fit_chunk(self) -> None:
+        """One `fit` call from the session's (epoch, step): the rest of a partial epoch, or
+        whole epochs to the target."""
+        spe = self.feed.steps_per_epoch
+        if self.step_in_epoch >= spe:
+            self.epoch, self.step_in_epoch = self.epoch + 1, 0
+        start, skip = self.epoch, self.step_in_epoch
+        end = start + 1 if skip else self.target_epochs
+        ds = self.feed.dataset(start, skip, end)
+        control = ControlCallback(self)
+        self.params = {"verbose": 0, "epochs": end, "steps": spe}
+        self.dispatcher.bind(self.model, self.params)
+        callbacks = [self.dispatcher, control] if self.dispatcher.active else [control]
+        self.rate_mark = (time.perf_counter(), self.done)
+        try:
+            self.model.fit(ds, epochs=end, initial_epoch=start, steps_per_epoch=spe - skip,
+                           validation_data=self.validation, callbacks=callbacks, verbose=0,
+                           shuffle=False)
+        except (RestartFit, Quit):
+            raise
+        except Exception as e:
+            # A TensorFlow error came from inside the step (the batch did not train); anything
+            # else came from a callback after the batch had trained.
+            if not _is_op_error(e):
+                control.finish_batch()
+            raise
+        finally:
+            self._account_time()
+
+    # ----- per batch / per epoch (called by ControlCallback) -------------------------------
+    def batch_done(self) -> None:
+        self.done += 1
+        self.step_in_epoch += 1
+        s = self.session
+        if self.done == s.hold_step:
+            s.attention = True
+        elif not (self.done & 31) and time.perf_counter() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def epoch_done(self, logs: dict) -> None:
+        self.flush()
+        self.epoch += 1
+        self.step_in_epoch = 0
+        val = {k: float(v) for k, v in logs.items() if k.startswith("val_") and _finite(v)}
+        if val:
+            self.session.telemetry.append(float(self.done), **val)
+        self.runlog.epoch({"session_step": self.done, "epoch": self.epoch,
+                           "instance": self.instance,
+                           **{k: float(v) for k, v in logs.items() if _number(v)}})
+        self.publish()
+
+    # ----- boundaries ----------------------------------------------------------------------
+    def boundary(self, where: str) -> None:
+        """Apply queued commands and holds; park while paused, holding or finished."""
+        s = self.session
+        self.flush()
+        self._check_holds(where)
+        restart = False
+        while True:
+            cmd = s._pop_command()
+            if cmd is not None:
+                restart |= transitions.apply(self, cmd)
+                continue
+            if s.state.parked or s.state is SessionState.FAILED:
+                self._account_time()
+                s._wait(0.5)
+                self._check_holds(where)
+                continue
+            break
+        self.rate_mark = (time.perf_counter(), self.done)
+        if restart and where != "start":
+            raise RestartFit
+
+    def _check_holds(self, where: str) -> None:
+        s = self.session
+        hits = s._take_holds("step", self.done)
+        if where in ("epoch", "start", "idle"):
+            hits += s._take_holds("epoch", self.epoch)
+        if s.state is SessionState.FINISHED:
+            hits += s._take_holds("finished", None)
+        for hold in hits:
+            if s.state is SessionState.RUNNING:
+                self.resume_state = SessionState.RUNNING
+                s._set_state(SessionState.HOLDING, f"held at {hold.kind} {hold.value}")
+            elif s.state is SessionState.FINISHED:
+                self.resume_state = SessionState.FINISHED
+                s._set_state(SessionState.HOLDING, "held at finish")
+            hold.future.set_result(self.done)
+
+    # ----- telemetry -----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Copy the probe's new rows into the store and metrics.csv (one sync)."""
+        self.last_flush = time.perf_counter()
+        if self.probe is None:
+            return
+        first, rows = self.probe.read_new()
+        if not len(rows):
+            return
+        names = [f"layer/{i}" for i in range(len(self.probe.layer_names))]
+        out, csv_rows = [], []
+        for k, row in enumerate(rows):
+            step = self.probe_base + first + k + 1
+            values = {"loss": row[0], "lr": row[1], "global_norm": row[2]}
+            values.update(zip(names, row[4:], strict=False))
+            out.append((float(step), values))
+            csv_rows.append([step, int(row[3]), self.epoch, self.instance,
+                             *(f"{v:.9g}" for v in row[:3]), *(f"{v:.9g}" for v in row[4:])])
+        self.session.telemetry.append_rows(out)
+        self.runlog.metrics(self.probe.layer_names, csv_rows)
+        self.last_loss, self.last_norm = float(rows[-1][0]), float(rows[-1][2])
+        self._measure_rate()
+        self.publish(model_step=int(rows[-1][3]), learning_rate=float(rows[-1][1]))
+
+    def _measure_rate(self) -> None:
+        now = time.perf_counter()
+        t0, n0 = self.rate_mark
+        if now - t0 >= 0.5 and self.done > n0:
+            self.steps_per_s = (self.done - n0) / (now - t0)
+            self.train_seconds += now - t0
+            self.train_steps += self.done - n0
+            self.rate_mark = (now, self.done)
+
+    def _account_time(self) -> None:
+        now = time.perf_counter()
+        t0, n0 = self.rate_mark
+        if self.done > n0:
+            self.train_seconds += now - t0
+            self.train_steps += self.done - n0
+        self.rate_mark = (now, self.done)
+
+    def publish(self, **extra) -> None:
+        s = self.session
+        opt = getattr(self.model, "optimizer", None)
+        s._update_status(
+            epoch=self.epoch, epochs=self.target_epochs, step_in_epoch=self.step_in_epoch,
+            steps_per_epoch=self.feed.steps_per_epoch, session_step=self.done,
+            instance=self.instance, steps_per_s=self.steps_per_s, loss=self.last_loss,
+            global_norm=self.last_norm, callbacks=tuple(self.dispatcher.specs),
+            optimizer=getattr(opt, "name", "") if opt is not None else "", **extra)
+
+    # ----- model -------------------------------------------------------------------------
+    def build_model(self, seed: int):
+        keras.utils.set_random_seed(seed)
+        model = self.builder(**self.config.model.params)
+        if not isinstance(model, keras.Model):
+            raise BadInput(f"{self.config.path.name}: [model].builder: expected a keras.Model, "
+                           f"received {type(model).__name__}")
+        self.compile(model, self.config.compile.optimizer, self.config.compile.learning_rate)
+        return model
+
+    def compile(self, model, optimizer: str, learning_rate: float | None) -> None:
+        opt = keras.optimizers.get(optimizer)
+        if learning_rate is not None:
+            opt.learning_rate = learning_rate
+        c = self.config.compile
+        if self.probe is not None and self.probe.model is model:
+            self.flush()
+            self.probe.uninstall()
+        model.compile(optimizer=opt, loss=c.loss, metrics=list(c.metrics) or None)
+        self.probe = TelemetryProbe(model)
+        self.probe_base = self.done
+        self.session.telemetry.set_layer_names(self.probe.layer_names)
+
+    # ----- lineage and events --------------------------------------------------------------
+    def fingerprint(self) -> str:
+        return fingerprint(self.model)
+
+    def norm(self) -> float:
+        return global_norm(self.model)
+
+    def model_step(self) -> int:
+        return model_step(self.model)
+
+    def open_segment(self, origin: str | None = None) -> tuple[str, dict]:
+        s = self.session
+        fp = self.fingerprint()
+        with s._lock:
+            verdict, detail = s.lineage.judge(fp, self.instance)
+            seg = s.lineage.open(origin=origin or verdict, instance=self.instance,
+                                 session_step=self.done, model_step=self.model_step(),
+                                 fingerprint=fp, callbacks=self.callback_names())
+        self.runlog.segment(seg)
+        return origin or verdict, detail
+
+    def close_segment(self) -> None:
+        s = self.session
+        if s.lineage.current is None:
+            return
+        fp = self.fingerprint()
+        with s._lock:
+            seg = s.lineage.close(self.done, fp)
+        self.runlog.segment(seg)
+
+    def callback_names(self) -> list[str]:
+        return [spec.label for spec in self.dispatcher.specs if spec.enabled]
+
+    def record(self, kind: str, *, verdict=None, detail=None, norm_before=None,
+               norm_after=None) -> Event:
+        ev = Event(kind=kind, session_step=self.done, model_step=self.model_step(),
+                   verdict=verdict, detail=dict(detail or {}), norm_before=norm_before,
+                   norm_after=norm_after if norm_after is not None else (
+                       self.norm() if self.model is not None else None))
+        self.runlog.event(ev)
+        self.session._record_event(ev)
+        if verdict is not None:
+            self.session._update_status(last_verdict=verdict)
+        return ev
+
+    def error(self, action: str, exc: BaseException, *, user_code: bool = False) -> Event:
+        tb = "".join(traceback.format_exception(exc))
+        path = self.session.run_dir / "errors.log"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {action} (step {self.done})\n{tb}\n")
+        detail = {"action": action, "message": one_line(exc), "type": type(exc).__name__}
+        if user_code:
+            detail["traceback"] = tb
+        return self.record("error", detail=detail)
+
+    def _user_code_failed(self, exc: Exception) -> None:
+        """A callback or the model raised inside fit: pause, keep everything, say what."""
+        self.error("training", exc, user_code=True)
+        self.close_segment()
+        self.session._set_state(SessionState.PAUSED, f"paused: {one_line(exc)}")
+        self.publish()
+
+    def finish(self, reason: str) -> None:
+        self.flush()
+        self.close_segment()
+        self.record("finished", detail={"reason": reason, "epoch": self.epoch})
+        self.session._set_state(SessionState.FINISHED, reason)
+        self.publish()
+
+    def _park_until_stop(self) -> None:
+        s = self.session
+        while True:
+            cmd = s._pop_command()
+            if cmd is None:
+                s._wait(0.5)
+                continue
+            if cmd.kind == "stop":
+                self.stop_future = cmd.future
+                return
+            if cmd.kind == "release":
+                continue
+            from .errors import CommandRejected
+
+            cmd.future.set_exception(CommandRejected(
+                f"the session could not start: {s.status().message}"))
+
+    def _shutdown(self) -> None:
+        from .report import build_report
+
+        s = self.session
+        final = None
+        try:
+            if self.model is not None:
+                self.flush()
+                self.close_segment()
+                self._account_time()
+                self.record("quit", detail={"epoch": self.epoch})
+                final = {"model_step": self.model_step(), "epoch": self.epoch,
+                         "loss": self.last_loss, "global_norm": self.norm(),
+                         "fingerprint": self.fingerprint()}
+            self.dispatcher.end_all()
+        finally:
+            s._set_state(SessionState.STOPPED, "stopped")
+            report = build_report(s, final=final, trainer=self)
+            with s._lock:
+                s._report = report
+            self.runlog.close()
+            s.stopped.set()
+            _fail_pending(s)
+            if self.stop_future is not None and not self.stop_future.done():
+                self.stop_future.set_result(report)
+
+
+def _fail_pending(session) -> None:
+    from .errors import CommandRejected
+
+    while (cmd := session._pop_command()) is not None:
+        if cmd.kind == "stop":
+            cmd.future.set_result(None)
+        elif not cmd.future.done():
+            cmd.future.set_exception(CommandRejected("the session has stopped"))
+    for hold in session._take_holds("finished", None) + session._take_holds("step", 1 << 62) + \
+            session._take_holds("epoch", 1 << 62):
+        if not hold.future.done():
+            hold.future.set_exception(CommandRejected("the session has stopped"))
+
+
+def _is_op_error(exc: BaseException) -> bool:
+    import tensorflow as tf
+
+    return isinstance(exc, tf.errors.OpError)
+
+
+def _finite(v) -> bool:
+    return _number(v) and bool(np.isfinite(float(v)))
+
+
+def _number(v) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if not isinstance(exc, BadInput) else first
