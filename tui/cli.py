@@ -1,0 +1,137 @@
+"""`weightwatch` command line: run, check, demo, inspect.
+
+Startup stays light (no TensorFlow): bad input is reported in a fraction of a second, and the
+dashboard draws its first frame before the training thread imports TensorFlow.
+Exit codes: 0 success, 2 bad input (one line naming the file and key), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from weightwatch.engine.errors import BadInput
+
+EPILOG = """examples:
+  weightwatch run                      the built-in demo config, live
+  weightwatch run config.toml          your own run
+  weightwatch run config.toml --headless --script steps.toml --report report.json
+  weightwatch check config.toml        validate a config (and --script) without training
+  weightwatch demo                     the guided tour: continue, restore, reset, optimizer reset
+  weightwatch inspect runs/NAME        checkpoints, segments and events of a run
+"""
+
+
+def demo_config_path(name: str = "reference.toml") -> Path:
+    return Path(str(resources.files("weightwatch.demo_data").joinpath(name)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="weightwatch", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Drive a Keras training run live and see whether your weights continued, "
+                    "were restored, or were reset.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="train with the live dashboard")
+    run.add_argument("config", nargs="?", help="config TOML (default: the built-in demo)")
+    _run_options(run)
+    run.add_argument("--plain", action="store_true",
+                     help="no dashboard: one progress line per epoch (logs, CI)")
+    chk = sub.add_parser("check", help="validate a config (and a headless script)")
+    chk.add_argument("config")
+    chk.add_argument("--script", help="headless script TOML to validate too")
+    demo = sub.add_parser("demo", help="the guided tour of the four verdicts")
+    demo.add_argument("--headless", action="store_true", help="run the tour without a screen")
+    demo.add_argument("--report", help="write the report JSON here")
+    demo.add_argument("--screenshots", help="folder for one SVG per step")
+    demo.add_argument("--run-dir", dest="run_dir", help="run directory")
+    ins = sub.add_parser("inspect", help="checkpoints, segments and events of a run directory")
+    ins.add_argument("run_dir")
+    ins.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--headless", action="store_true", help="no screen (CI, scripts)")
+    run.add_argument("--script", help="headless script TOML: actions to perform")
+    run.add_argument("--report", help="write the report JSON here")
+    run.add_argument("--from", dest="from_checkpoint", metavar="CHECKPOINT",
+                     help="start from this checkpoint (name in the run dir, or a path)")
+    run.add_argument("--run-dir", dest="run_dir", help="run directory (default runs/NAME)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["run", *(argv or sys.argv[1:])])
+    try:
+        return COMMANDS[args.command](args)
+    except BadInput as e:
+        print(f"weightwatch: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextmanager
+def quiet_fd2():
+    """TensorFlow's C++ start-up chatter goes straight to fd 2; keep it off the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def cmd_check(args) -> int:
+    from weightwatch.engine.check import check_config, check_script
+    from weightwatch.engine.config import load_config
+
+    config = load_config(args.config)
+    script = None
+    if args.script:
+        from weightwatch.engine.script import load_script
+
+        script = load_script(args.script)
+    with quiet_fd2():
+        notes = check_config(config)
+        if script is not None:
+            notes += check_script(script, config)
+    for line in notes:
+        print(line)
+    print(f"{args.config}: OK")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .inspect_view import inspect_command
+
+    return inspect_command(Path(args.run_dir), as_json=args.json)
+
+
+def cmd_run(args) -> int:
+    from .launch import launch
+
+    return launch(args)
+
+
+def cmd_demo(args) -> int:
+    from .launch import launch_demo
+
+    return launch_demo(args)
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "inspect": cmd_inspect, "demo": cmd_demo}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Start a session from the command line: dashboard, headless script, or plain progress lines."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from weightwatch.engine.errors import BadInput
+
+
+def prepare(args, config_path: Path):
+    """Everything that can be bad input, checked before any window opens (exit code 2)."""
+    from weightwatch.engine.config import load_config
+
+    config = load_config(config_path)
+    script = None
+    if getattr(args, "script", None):
+        from weightwatch.engine.script import load_script
+
+        script = load_script(args.script)
+    run_dir = Path(args.run_dir).resolve() if getattr(args, "run_dir", None) else None
+    ref = getattr(args, "from_checkpoint", None)
+    if ref:
+        check_from(ref, run_dir or config.run.run_dir)
+    return config, script, run_dir, ref
+
+
+def check_from(ref: str, run_dir: Path) -> None:
+    """--from must name a checkpoint in the run directory or a readable .weights.h5 file."""
+    from weightwatch.engine.checkpoints import CheckpointStore, _problem
+
+    store = CheckpointStore(run_dir, clean=False)
+    path, manifest = store.resolve(ref)  # raises CheckpointError (BadInput) if absent
+    if path.name.endswith(".keras"):
+        raise BadInput(f"--from {ref}: a .keras archive; weightwatch loads .weights.h5 files")
+    if not path.name.endswith(".weights.h5"):
+        raise BadInput(f"--from {ref}: not a .weights.h5 file")
+    problem = _problem(path, manifest.get("sha256") if manifest else None)
+    if problem:
+        raise BadInput(f"--from {ref}: {problem}")
+
+
+def launch(args) -> int:
+    from .cli import demo_config_path
+
+    config_path = Path(args.config) if args.config else demo_config_path()
+    config, script, run_dir, ref = prepare(args, config_path)
+    if getattr(args, "plain", False):
+        return run_plain(config, run_dir, ref, args.report)
+    if args.headless or script is not None:
+        return run_headless_cli(config, script, run_dir, ref, args.report)
+    return run_interactive(config, run_dir, ref, args.report)
+
+
+def launch_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def run_interactive(config, run_dir, ref, report) -> int:
+    from weightwatch.engine.session import Session
+
+    from .app import WeightwatchApp
+    from .stderr_redirect import redirect_stderr_to
+
+    session = Session(config, run_dir=run_dir, from_checkpoint=ref)
+    app = WeightwatchApp(session=session, report_path=report)
+    session.listener = app.session_listener
+    with redirect_stderr_to(session.run_dir / "tensorflow.log"):
+        app.run()
+    return finish_message(session, report)
+
+
+def run_headless_cli(config, script, run_dir, ref, report) -> int:
+    import asyncio
+
+    from weightwatch.engine.session import Session
+
+    from .headless import run_headless
+    from .stderr_redirect import redirect_stderr_to
+
+    session = Session(config, run_dir=run_dir, from_checkpoint=ref)
+    with redirect_stderr_to(session.run_dir / "tensorflow.log"):
+        asyncio.run(run_headless(session, script, report_path=report))
+    return finish_message(session, report)
+
+
+def finish_message(session, report) -> int:
+    from weightwatch.engine.events import SessionState
+
+    where = f" (report: {report})" if report else ""
+    print(f"weightwatch: run directory {session.run_dir}{where}")
+    if session.state is SessionState.FAILED or any(
+            e.kind == "error" and e.detail.get("action") == "start" for e in session.events()):
+        msg = next(e.detail.get("message") for e in session.events() if e.kind == "error")
+        print(f"weightwatch: could not start: {msg}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_plain(config, run_dir, ref, report) -> int:
+    """No screen: train to the end, one line per epoch; Ctrl+C / SIGTERM stop cleanly."""
+    from weightwatch.engine.events import Event, SessionState, StateChanged
+    from weightwatch.engine.report import write_report
+    from weightwatch.engine.session import Session
+
+    done = threading.Event()
+
+    def listen(msg) -> None:
+        if isinstance(msg, Event) and msg.kind in ("started", "finished", "error", "quit"):
+            extra = msg.detail.get("message") or msg.detail.get("reason") or ""
+            print(f"[step {msg.session_step}] {msg.kind} {msg.verdict or ''} {extra}".rstrip(),
+                  flush=True)
+        elif isinstance(msg, StateChanged) and msg.state in (SessionState.FINISHED,
+                                                              SessionState.FAILED):
+            done.set()
+
+    session = Session(config, run_dir=run_dir, from_checkpoint=ref, listener=listen)
+    last_epoch = [-1]
+
+    def progress() -> None:
+        st = session.status()
+        if st.epoch != last_epoch[0] and st.loss is not None:
+            last_epoch[0] = st.epoch
+            rate = f"{st.steps_per_s:.0f} steps/s" if st.steps_per_s else ""
+            print(f"epoch {st.epoch}/{st.epochs}  step {st.session_step}  loss "
+                  f"{st.loss if st.loss is None else round(st.loss, 5)}  norm "
+                  f"{st.global_norm if st.global_norm is None else round(st.global_norm, 4)}"
+                  f"  {rate}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    from .cli import quiet_fd2
+
+    with quiet_fd2():
+        thread = session.start()
+        while not (done.is_set() or stop.is_set()):
+            progress()
+            done.wait(0.25)
+        progress()
+        session.stop().result()
+        thread.join()
+    final = session.report()
+    write_report(final, session.run_dir / "report.json")
+    if report:
+        write_report(final, Path(report))
+    return finish_message(session, report)
