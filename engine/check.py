@@ -1,0 +1,576 @@
+"""The deep checks of `weightwatch check`, and the helpers the engine reuses to act on a config.
+
+`config.py` checks a config's shape without Keras; this module imports what the config names
+(builder, loader, callback classes), reads the data, builds the model once and probes it with two
+samples. Every failure is a one-line `ConfigError` (or `ScriptError`) naming the file and the
+key. Keras is imported inside the functions, so importing this module stays cheap.
+
+Reused by the engine: `ensure_on_path`, `resolve_import`, `load_data`, `make_callback`.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import inspect
+import math
+import re
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import did_you_mean
+from .errors import BadInput, ConfigError, ScriptError
+from .script import Action, Script
+from .specs import CallbackSpec, Config
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+ARRAY_NAMES = ("x", "y", "x_val", "y_val")
+# Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
+_COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")
+_NOISE = ("Exception encountered when calling", "Arguments received by")
+
+
+def display_path(path: Path) -> str:
+    """How messages name a file: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short, plain line for a message.
+
+    Keras wraps layer errors in a preamble ("Exception encountered when calling ...") with ANSI
+    bold and a list of arguments; TensorFlow prefixes `{{function_node ...}}`. The line that says
+    what went wrong is kept, the rest dropped.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m|\{\{[^}]*\}\}", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(_NOISE)] or lines
+    line = lines[0] if lines else type(exc).__name__
+    line = re.sub(r"\s+name:\s*$", "", line)  # TensorFlow's empty op name
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def ensure_on_path(folder: Path) -> None:
+    """Put a config's folder first on `sys.path` so user modules beside it import."""
+    entry = str(Path(folder).absolute())
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+    importlib.invalidate_caches()  # a module written after start-up must still be found
+
+
+def resolve_import(
+    spec: str, key_path: str, file: str | Path, *, error: type[BadInput] = ConfigError
+) -> Any:
+    """Import `"module:attr"` (attr may be dotted) and return the object.
+
+    Raises:
+        error: `<file>: <key_path>: cannot import "<spec>" (<why>)`.
+    """
+    module_name, _, attr_path = spec.partition(":")
+    prefix = f'{file}: {key_path}: cannot import "{spec}"'
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise error(f"{prefix} ({one_line(exc)})") from exc
+    except Exception as exc:  # a user module may raise anything (or be a SyntaxError) on import
+        raise error(f"{prefix} ({type(exc).__name__}: {one_line(exc)})") from exc
+    for part in attr_path.split(".") if attr_path else ():
+        if not hasattr(obj, part):
+            raise error(
+                f'{prefix} ({module_name} has no attribute "{part}")'
+                + did_you_mean(part, [n for n in dir(obj) if not n.startswith("_")])
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+def _call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], file: str) -> Any:
+    """Call a user's builder or loader; `keys` = (its key path, its params' key path)."""
+    try:
+        inspect.signature(fn).bind(**params)
+    except TypeError as exc:
+        raise ConfigError(
+            f'{file}: {keys[1]}: "{spec}" does not take these arguments ({one_line(exc)})'
+        ) from exc
+    except ValueError:
+        pass  # no signature to inspect (a builtin, say): just call it
+    try:
+        return fn(**params)
+    except Exception as exc:  # the user's own code failed: report it as bad input, in one line
+        raise ConfigError(
+            f'{file}: {keys[0]}: "{spec}" raised {type(exc).__name__}: {one_line(exc)}'
+        ) from exc
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def load_data(config: Config) -> Arrays:
+    """Read the config's data as `(x, y, x_val, y_val)`; the last two may be None.
+
+    A `.npz` holds `x`, `y` and optionally `x_val`, `y_val`. A `.csv` is numeric with an optional
+    header row; its last column is y. A loader is called with `[data].params`.
+
+    Raises:
+        ConfigError: naming `[data].path`, `[data].loader` or `[data].params`.
+    """
+    data, file = config.data, display_path(config.path)
+    if data.loader:
+        ensure_on_path(config.folder)
+        key = "[data].loader"
+        loader = resolve_import(data.loader, key, file)
+        arrays = _loader_arrays(
+            _call_user(loader, data.params, data.loader, (key, "[data].params"), file),
+            data.loader,
+            file,
+        )
+    elif data.path is not None and data.path.suffix.lower() == ".npz":
+        key, arrays = "[data].path", _read_npz(data.path, file)
+    elif data.path is not None:
+        key, arrays = "[data].path", _read_csv(data.path, file)
+    else:  # parse_config guarantees one of them; a hand-made Config might not
+        raise ConfigError(
+            f"{file}: [data]: expected exactly one of path or loader, received neither"
+        )
+    _check_arrays(arrays, key, file)
+    return arrays
+
+
+def _read_npz(path: Path, file: str) -> Arrays:
+    try:
+        with np.load(path, allow_pickle=False) as npz:  # never unpickle what a config points at
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigError(
+            f"{file}: [data].path: expected an .npz archive numpy can read, "
+            f"received {path.name} ({one_line(exc)})"
+        ) from exc
+    if "x" not in arrays or "y" not in arrays:
+        names = ", ".join(f'"{n}"' for n in arrays) or "no arrays"
+        raise ConfigError(
+            f'{file}: [data].path: expected arrays "x" and "y" in {path.name}, received {names}'
+        )
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        only = "x_val" if "x_val" in arrays else "y_val"
+        raise ConfigError(
+            f'{file}: [data].path: expected "x_val" and "y_val" together in '
+            f'{path.name}, received only "{only}"'
+        )
+    return arrays["x"], arrays["y"], arrays.get("x_val"), arrays.get("y_val")
+
+
+def _read_csv(path: Path, file: str) -> Arrays:
+    """Numeric CSV, optional header row, last column is y (read with `csv` for exact lines)."""
+    prefix = f"{file}: [data].path:"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            lines = [
+                (number, cells)
+                for number, cells in enumerate(csv.reader(handle), start=1)
+                if any(cell.strip() for cell in cells)
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # gone since load, binary, ...
+        raise ConfigError(
+            f"{prefix} expected a UTF-8 CSV file, received {path.name} ({one_line(exc)})"
+        ) from exc
+    if lines and not all(_is_float(cell) for cell in lines[0][1]):
+        lines = lines[1:]  # the first line is a header when it is not all numbers
+    width = len(lines[0][1]) if lines else 0
+    if width < 2:
+        received = f"{width} column" if lines else "no rows of numbers"
+        raise ConfigError(
+            f"{prefix} expected rows of at least 2 numbers (features, then y) in "
+            f"{path.name}, received {received}"
+        )
+    rows = []
+    for number, cells in lines:
+        if len(cells) != width:
+            raise ConfigError(
+                f"{prefix} expected {width} columns on every line of {path.name}, "
+                f"received {len(cells)} on line {number}"
+            )
+        try:
+            rows.append([float(cell) for cell in cells])
+        except ValueError:
+            bad = next(cell for cell in cells if not _is_float(cell))
+            raise ConfigError(
+                f'{prefix} expected numbers in {path.name}, received "{bad}" on line {number}'
+            ) from None
+    table = np.asarray(rows, dtype=np.float32)
+    return table[:, :-1], table[:, -1], None, None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _loader_arrays(result: Any, spec: str, file: str) -> Arrays:
+    """Check a loader's result is (x, y) or (x, y, x_val, y_val) as numpy arrays."""
+    ok = isinstance(result, (tuple, list)) and len(result) in (2, 4)
+    ok = ok and all(isinstance(item, np.ndarray) for item in result)
+    if not ok:
+        raise ConfigError(
+            f'{file}: [data].loader: expected "{spec}" to return (x, y) or '
+            f"(x, y, x_val, y_val) as numpy arrays, received {_describe(result)}"
+        )
+    x, y, *val = result
+    x_val, y_val = val or (None, None)
+    return x, y, x_val, y_val
+
+
+def _describe(value: Any) -> str:
+    """A short description of what a loader returned, for messages."""
+    if isinstance(value, (tuple, list)):
+        kinds = ", ".join(type(item).__name__ for item in value[:5])
+        return f"a {type(value).__name__} of {len(value)} ({kinds})"
+    return f"a {type(value).__name__}"
+
+
+def _check_arrays(arrays: Arrays, key: str, file: str) -> None:
+    """Numeric arrays, x and y (and x_val and y_val) of the same non-zero length."""
+    for name, array in zip(ARRAY_NAMES, arrays, strict=True):
+        if array is not None and (array.ndim == 0 or array.dtype.kind not in "biuf"):
+            raise ConfigError(
+                f'{file}: {key}: expected "{name}" as a numeric array of at least '
+                f"1 dimension, received dtype {array.dtype}, shape {array.shape}"
+            )
+    for first, second in ((0, 1), (2, 3)):
+        a, b = arrays[first], arrays[second]
+        if a is not None and b is not None and len(a) != len(b):
+            raise ConfigError(
+                f'{file}: {key}: expected "{ARRAY_NAMES[first]}" and '
+                f'"{ARRAY_NAMES[second]}" with the same first dimension, received '
+                f"{len(a)} and {len(b)}"
+            )
+    if len(arrays[0]) == 0:
+        raise ConfigError(
+            f'{file}: {key}: expected at least one sample, received "x" of shape {arrays[0].shape}'
+        )
+
+
+# --- callbacks ----------------------------------------------------------------------------------
+
+
+def make_callback(
+    spec: CallbackSpec,
+    *,
+    file: str | Path,
+    index: int,
+    where: str | None = None,
+    error: type[BadInput] = ConfigError,
+) -> Any:
+    """Instantiate one callback from its spec (enabled or not).
+
+    Args:
+        spec: The callback's type and keyword arguments.
+        file: The file named in messages.
+        index: Its 1-based position in `[[callbacks]]`.
+        where: Its key path when it is not `[[callbacks]][index]` (a script's
+            `[[action]][3].set[1]`, say).
+        error: The exception class to raise.
+
+    Returns:
+        A `keras.callbacks.Callback`.
+
+    Raises:
+        error: An unknown class, an unknown argument (with did-you-mean), an argument the
+            constructor rejects, or TensorBoard without the tensorboard package.
+    """
+    where = where or f"[[callbacks]][{index}]"
+    cls = _callback_class(spec.type, f"{where}.type", str(file), error)
+    _check_kwargs(cls, spec, where, str(file), error)
+    try:
+        return cls(**spec.kwargs)
+    except (TypeError, ValueError) as exc:
+        raise error(
+            f"{file}: {where}: {spec.label} rejected its arguments ({one_line(exc)})"
+        ) from exc
+
+
+def _callback_class(name: str, key: str, file: str, error: type[BadInput]) -> type:
+    import keras
+
+    if ":" in name:
+        cls = resolve_import(name, key, file, error=error)
+    else:
+        known = [
+            n
+            for n, obj in vars(keras.callbacks).items()
+            if isinstance(obj, type) and issubclass(obj, keras.callbacks.Callback)
+        ]
+        if name not in known:
+            raise error(
+                f'{file}: {key}: expected a Keras callback class name, received "{name}"'
+                + did_you_mean(name, known)
+            )
+        cls = getattr(keras.callbacks, name)
+    if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
+        what = "a class that is not one" if isinstance(cls, type) else f"a {type(cls).__name__}"
+        raise error(
+            f"{file}: {key}: expected a keras.callbacks.Callback subclass, received "
+            f'"{name}" ({what})'
+        )
+    # Keras's TensorBoard constructs fine without tensorboard and fails only once fit starts.
+    if issubclass(cls, keras.callbacks.TensorBoard) and not importlib.util.find_spec("tensorboard"):
+        raise error(
+            f'{file}: {key}: TensorBoard needs the "tensorboard" package, which is not '
+            "installed (pip install tensorboard, or set enabled = false and remove it)"
+        )
+    return cls
+
+
+def _check_kwargs(cls: type, spec: CallbackSpec, where: str, file: str, err: type) -> None:
+    """Name an unknown keyword argument before the constructor gets a chance to."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return  # nothing to compare against; the constructor will say
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in spec.kwargs:
+        if key not in accepted:
+            raise err(
+                f"{file}: {where}.{key}: unknown argument of {spec.label}; expected one of "
+                f"{', '.join(accepted)}" + did_you_mean(key, accepted)
+            )
+
+
+# --- compile names ------------------------------------------------------------------------------
+
+
+def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = ConfigError) -> None:
+    """Raise `error` unless Keras knows the optimizer `name`."""
+    import keras
+
+    names = [
+        n.lower()
+        for n, obj in vars(keras.optimizers).items()
+        if isinstance(obj, type) and issubclass(obj, keras.optimizers.Optimizer)
+    ]
+    _check_name(keras.optimizers.get, name, names, key, file, "optimizer", error)
+
+
+def _check_name(
+    get: Callable,
+    name: str,
+    names: list[str],
+    key: str,
+    file: str,
+    what: str,
+    error: type[BadInput],
+) -> None:
+    try:
+        if get(name) is not None:
+            return
+    except (ValueError, TypeError):
+        pass
+    raise error(
+        f'{file}: {key}: expected a Keras {what} name, received "{name}"'
+        + did_you_mean(name, names)
+    )
+
+
+def _check_compile(config: Config, file: str) -> str:
+    import keras
+
+    spec = config.compile
+    check_optimizer(spec.optimizer, "[compile].optimizer", file)
+    public = [n for n in dir(keras.losses) if not n.startswith("_")]
+    _check_name(keras.losses.get, spec.loss, public, "[compile].loss", file, "loss", ConfigError)
+    metric_names = [n for n in dir(keras.metrics) if not n.startswith("_")]
+    for i, metric in enumerate(spec.metrics, start=1):
+        if metric.lower() not in _COMPILE_METRICS:
+            _check_name(
+                keras.metrics.get,
+                metric,
+                [*metric_names, *_COMPILE_METRICS],
+                f"[compile].metrics[{i}]",
+                file,
+                "metric",
+                ConfigError,
+            )
+    lr = f" (learning rate {spec.learning_rate:g})" if spec.learning_rate else ""
+    return (
+        f"compile: {spec.optimizer}{lr}, loss {spec.loss}, "
+        f"metrics {', '.join(spec.metrics) or 'none'}"
+    )
+
+
+# --- the whole config ---------------------------------------------------------------------------
+
+
+def check_config(config: Config) -> list[str]:
+    """Everything `weightwatch check` verifies beyond the config's shape.
+
+    Imports the builder, checks the compile names, reads the data, checks the batch arithmetic,
+    builds the model and runs two samples through it and the loss, and instantiates every
+    callback (disabled ones too: the callback editor can switch them on at any moment).
+
+    Returns:
+        One human-readable note per part, e.g. "data: 1000 samples, 32 batches per epoch".
+
+    Raises:
+        ConfigError: The first problem, in one line naming the file and the key.
+    """
+    file = display_path(config.path)
+    ensure_on_path(config.folder)
+    builder = resolve_import(config.model.builder, "[model].builder", file)
+    if not callable(builder):
+        raise ConfigError(
+            f'{file}: [model].builder: expected "{config.model.builder}" to be a '
+            f"function, received a {type(builder).__name__}"
+        )
+    notes = [_check_compile(config, file)]
+    x, y, x_val, y_val = load_data(config)
+    notes.append(_check_batches(config, file, len(x), x_val is not None))
+    notes.append(_check_model(config, builder, file, x, y))
+    for i, spec in enumerate(config.callbacks, start=1):
+        make_callback(spec, file=file, index=i)
+    names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
+    notes.append(f"callbacks: {', '.join(names) or 'none'}")
+    return notes
+
+
+def _check_batches(config: Config, file: str, n: int, has_val: bool) -> str:
+    """Keras trains on the first floor(n * (1 - split)) samples; steps must fit in them."""
+    data, steps = config.data, config.train.steps_per_epoch
+    if has_val and data.validation_split > 0:
+        raise ConfigError(
+            f"{file}: [data].validation_split: expected 0 when the data brings "
+            f"x_val and y_val (Keras would ignore the split), received "
+            f"{data.validation_split:g}"
+        )
+    n_train = math.floor(n * (1.0 - data.validation_split))
+    if n_train == 0:
+        raise ConfigError(
+            f"{file}: [data].validation_split: expected a split that leaves "
+            f"training samples, received {data.validation_split:g} "
+            f"(0 of {n} samples left)"
+        )
+    batches = math.ceil(n_train / data.batch_size)
+    if steps is not None and steps > batches:
+        raise ConfigError(
+            f"{file}: [train].steps_per_epoch: expected at most {batches} "
+            f"({n_train} training samples in batches of {data.batch_size}), "
+            f"received {steps}"
+        )
+    split = f" ({n_train} for training, {n - n_train} for validation)" if n_train < n else ""
+    per_epoch = f", {steps} steps per epoch" if steps else ""
+    return (
+        f"data: {n} samples{split}, {batches} batches of {data.batch_size} per epoch"
+        f"{per_epoch}{', plus validation data' if has_val else ''}"
+    )
+
+
+def _check_model(config: Config, builder: Callable, file: str, x: np.ndarray, y: np.ndarray) -> str:
+    """Build the model once and run two samples through it and the loss."""
+    import keras
+
+    spec = config.model
+    model = _call_user(
+        builder, spec.params, spec.builder, ("[model].builder", "[model].params"), file
+    )
+    if not isinstance(model, keras.Model):
+        raise ConfigError(
+            f'{file}: [model].builder: expected "{spec.builder}" to return a '
+            f"keras.Model, received a {type(model).__name__}"
+        )
+    try:
+        out = model(x[:2], training=False)
+    except Exception as exc:  # any layer may object to the input; say which data it was
+        raise ConfigError(
+            f"{file}: [model].builder: expected a model that takes the data's x "
+            f"(samples of shape {x.shape[1:]}), received one that fails: "
+            f"{one_line(exc)}"
+        ) from exc
+    try:
+        keras.losses.get(config.compile.loss)(y[:2], out)
+    except Exception as exc:  # shape or dtype mismatch between labels and outputs
+        raise ConfigError(
+            f'{file}: [compile].loss: expected "{config.compile.loss}" to compare '
+            f"the data's y (shape {y.shape[1:]}) with the model's output (shape "
+            f"{tuple(out.shape[1:])}), received an error: {one_line(exc)}"
+        ) from exc
+    return (
+        f"model: {spec.builder} built {type(model).__name__} with {len(model.layers)} "
+        f"layers, {model.count_params()} parameters, output shape {tuple(out.shape[1:])}"
+    )
+
+
+# --- a script against its config ----------------------------------------------------------------
+
+
+def check_script(script: Script, config: Config) -> list[str]:
+    """Semantic checks of a script that need its config (and Keras, for names and callbacks).
+
+    Checks that `at_epoch` does not pass `[train].epochs`, that `at_step` triggers never go
+    back (session steps only grow, so an earlier step would never come), that nothing follows
+    `quit`, that recompile names a Keras optimizer, and that callback sets instantiate.
+
+    Returns:
+        One note summarising the script.
+
+    Raises:
+        ScriptError: The first problem, in one line naming the script and the action.
+    """
+    file = display_path(script.path)
+    last_step: tuple[int, str] | None = None
+    quit_at: str | None = None
+    for action in script.actions:
+        if quit_at:
+            raise ScriptError(
+                f'{file}: {action.where}: expected no action after "quit" '
+                f'({quit_at}), received "{action.kind}"'
+            )
+        last_step = _check_trigger(action, last_step, config, file)
+        _check_action_args(action, file)
+        quit_at = action.where if action.kind == "quit" else None
+    kinds = ", ".join(action.kind for action in script.actions)
+    return [f"script: {len(script.actions)} actions ({kinds})"]
+
+
+def _check_trigger(
+    action: Action, last_step: tuple[int, str] | None, config: Config, file: str
+) -> tuple[int, str] | None:
+    trigger = action.trigger
+    if trigger is None or trigger.value is None:
+        return last_step
+    epochs = config.train.epochs
+    if trigger.kind == "at_epoch" and trigger.value > epochs:
+        raise ScriptError(
+            f"{file}: {action.where}.at_epoch: expected at most {epochs} "
+            f"([train].epochs of {config.path.name}), received {trigger.value}"
+        )
+    if trigger.kind != "at_step":
+        return last_step
+    if last_step and trigger.value < last_step[0]:
+        raise ScriptError(
+            f"{file}: {action.where}.at_step: expected a step >= {last_step[0]} "
+            f"(the trigger of {last_step[1]}; session steps never go back), "
+            f"received {trigger.value}"
+        )
+    return trigger.value, action.where
+
+
+def _check_action_args(action: Action, file: str) -> None:
+    if action.kind == "recompile":
+        check_optimizer(action.args["optimizer"], f"{action.where}.optimizer", file, ScriptError)
+    elif action.kind == "callbacks":
+        for i, spec in enumerate(action.args["set"], start=1):
+            make_callback(
+                spec, file=file, index=i, where=f"{action.where}.set[{i}]", error=ScriptError
+            )
