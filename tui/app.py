@@ -1,0 +1,330 @@
+"""The weightwatch Textual app: drives a training session and shows what happens to the weights.
+
+The session trains on a thread worker started after the first frame (TensorFlow is imported
+there, never here). The session's listener runs on the training thread and only posts messages;
+everything else is pulled on a timer by the dashboard. Commands return futures that resolve at
+the next batch boundary; they are awaited in small async workers and their failures become
+notifications, handled once in `worker_changed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+from weightwatch.engine import events as ev
+from weightwatch.engine.errors import BadInput, CommandRejected
+from weightwatch.engine.events import SessionState as S
+from weightwatch.tui.screens.callbacks import CallbackEditor
+from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
+from weightwatch.tui.screens.dashboard import DashboardScreen
+from weightwatch.tui.screens.dialogs import (
+    LearningRateDialog,
+    RebuildChoice,
+    RebuildDialog,
+    RecompileChoice,
+    RecompileDialog,
+    SaveDialog,
+)
+from weightwatch.tui.screens.error import ErrorScreen
+from weightwatch.tui.screens.help import HelpScreen
+from weightwatch.tui.screens.picker import CheckpointPicker
+
+PALETTE_TITLES = {
+    "app.toggle_pause": "Pause / resume training",
+    "app.callbacks": "Edit callbacks",
+    "app.save": "Save checkpoint",
+    "app.load": "Load checkpoint",
+    "app.rebuild": "Rebuild model (fresh weights)",
+    "app.recompile": "Recompile with another optimizer",
+    "app.set_lr": "Set learning rate",
+    "app.help": "Help: keys and verdicts",
+}
+QUIT_TIMEOUT_S = 15.0
+
+
+class WeightwatchApp(App[dict | None]):
+    """The dashboard around one session (the engine's `Session`, or a `FakeSession` in tests)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "weightwatch"
+    BINDINGS = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
+                tooltip="Stop training, write the report and exit", id="quit.ctrl_c"),
+    ]
+
+    class EventRecorded(Message):
+        """The session recorded an event (posted from the training thread)."""
+
+        def __init__(self, event: ev.Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class TrainingStateChanged(Message):
+        """The session's state changed (posted from the training thread)."""
+
+        def __init__(self, change: ev.StateChanged) -> None:
+            super().__init__()
+            self.change = change
+
+    def __init__(
+        self, session: Any, run_dir: Path | None = None, *,
+        clock: Callable[[], float] = time.time, refresh_hz: float | None = None,
+        script: Any = None, report_path: Path | None = None, cursor_blink: bool = True,
+        handle_signals: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.run_dir = Path(run_dir or session.run_dir)
+        self.clock = clock
+        self.refresh_hz = refresh_hz or session.config.ui.refresh_hz or 4.0
+        self.script = script
+        self.report_path = Path(report_path) if report_path else None
+        self.cursor_blink = cursor_blink
+        self.handle_signals = handle_signals
+        self.sent: list[tuple[str, Future]] = []  # every command sent, for the script runner
+        self.warnings: list[str] = []  # every wrong-moment warning shown
+        self.report: dict | None = None
+        self.report_error: OSError | None = None
+        self.internal_error: BaseException | None = None
+        self.script_hold: Future | None = None
+        self.finished = asyncio.Event()
+        self._quitting = False
+        self._sigterm = False
+        session.listener = self.session_listener
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        self.dashboard = DashboardScreen(self.session, refresh_hz=self.refresh_hz,
+                                         chart_window=self.session.config.ui.chart_window)
+        return self.dashboard
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.session.config.run.name} · {self.run_dir}"
+        if self.script is not None and self.script.actions:
+            from weightwatch.tui.headless import hold_for  # the script runner's, not the UI's
+
+            self.script_hold = hold_for(self.session, self.script.actions[0].trigger)
+        self._install_sigterm()
+        self.call_after_refresh(self.train)  # after the first frame: TensorFlow loads there
+
+    def on_unmount(self) -> None:
+        if self._sigterm:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if not self._quitting:
+            self.session.stop()  # never leave the training thread parked behind us
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training",
+          description="training session (imports TensorFlow, then trains)")
+    def train(self) -> None:
+        self.session.run()
+
+    def session_listener(self, item: object) -> None:
+        """The session's listener: runs on the training thread, so it only posts messages."""
+        if isinstance(item, ev.Event):
+            self.post_message(self.EventRecorded(item))
+        elif isinstance(item, ev.StateChanged):
+            self.post_message(self.TrainingStateChanged(item))
+
+    @on(EventRecorded)
+    def show_event(self, message: EventRecorded) -> None:
+        self.dashboard.add_event(message.event)
+
+    @on(TrainingStateChanged)
+    def show_state(self, message: TrainingStateChanged) -> None:
+        self.dashboard.tick()
+        if message.change.state is S.FAILED:
+            self.notify(f"Training could not start: {message.change.reason}", severity="error")
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where worker failures are handled."""
+        worker = event.worker
+        if worker.group == "training":
+            if event.state is WorkerState.ERROR:
+                self.internal_error = worker.error
+                self.push_screen(ErrorScreen("Training stopped: internal error", worker.error))
+            if worker.is_finished and self._quitting:
+                self._finish()
+        elif worker.group == "commands" and event.state is WorkerState.ERROR:
+            if isinstance(worker.error, CommandRejected | BadInput):
+                self.notify(str(worker.error), title=worker.name, severity="error")
+            else:
+                self.push_screen(ErrorScreen(f"{worker.name}: internal error", worker.error))
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def send(self, label: str, call: Callable[[], Future],
+             done: Callable[[Any], None] | None = None) -> None:
+        """Send one command; its result (or its one-line error) arrives as a notification."""
+        future = call()
+        self.sent.append((label, future))
+        self.run_worker(self._await(future, done), name=label, group="commands",
+                        exit_on_error=False, description=f"waiting for {label}")
+
+    @staticmethod
+    async def _await(future: Future, done: Callable[[Any], None] | None) -> Any:
+        result = await asyncio.wrap_future(future)
+        if done is not None:
+            done(result)
+        return result
+
+    def ready(self, doing: str) -> bool:
+        """Whether a command makes sense now; if not, say why in a warning."""
+        state = self.session.status().state
+        problem = None
+        if self._quitting:
+            problem = "quitting"
+        elif self.screen is not self.dashboard:
+            problem = "close the dialog first"
+        elif state is S.STARTING:
+            problem = "still starting (importing TensorFlow, building the model)"
+        elif state in (S.STOPPED, S.FAILED):
+            problem = f"the session has {state.value}"
+        if problem:
+            self.warn(f"Cannot {doing} now: {problem}.")
+        return problem is None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.notify(message, severity="warning")
+
+    def action_toggle_pause(self) -> None:
+        if not self.ready("pause or resume"):
+            return
+        if self.session.status().state in (S.RUNNING, S.HOLDING):
+            self.send("pause", self.session.pause)
+        else:
+            self.send("resume", self.session.resume)
+
+    def action_callbacks(self) -> None:
+        if self.ready("edit callbacks"):
+            specs = list(self.session.status().callbacks)
+            self.push_screen(CallbackEditor(specs), partial(self._callbacks_chosen, specs))
+
+    def _callbacks_chosen(self, before: list, specs: list | None) -> None:
+        if specs is not None and specs != before:
+            self.send("callbacks", partial(self.session.set_callbacks, specs),
+                      lambda _: self.notify("Callbacks changed: the weights are untouched."))
+
+    def action_save(self) -> None:
+        if self.ready("save a checkpoint"):
+            self.push_screen(SaveDialog(self.session.default_checkpoint_name()), self._save)
+
+    def _save(self, name: str | None) -> None:
+        if name is not None:
+            self.send("save", partial(self.session.save, name),
+                      lambda info: self.notify(f"Saved checkpoint {info.name}."))
+
+    def action_load(self) -> None:
+        if not self.ready("load a checkpoint"):
+            return
+        checkpoints = self.session.list_checkpoints()
+        if not checkpoints:
+            self.warn("No checkpoints in this run yet: type the path of a .weights.h5 file.")
+        self.push_screen(CheckpointPicker(checkpoints, self.clock()), self._load)
+
+    def _load(self, ref: str | None) -> None:
+        if ref is not None:
+            self.send("load", partial(self.session.load, ref),
+                      lambda info: self.notify(f"Loaded {info.name}: weights restored."))
+
+    def action_rebuild(self) -> None:
+        if self.ready("rebuild the model"):
+            self.push_screen(RebuildDialog(), self._rebuild)
+
+    def _rebuild(self, choice: RebuildChoice | None) -> None:
+        if choice is not None:
+            self.send("rebuild", partial(self.session.rebuild, choice.seed))
+
+    def action_recompile(self) -> None:
+        if self.ready("recompile"):
+            self.push_screen(RecompileDialog(self.session.status().optimizer), self._recompile)
+
+    def _recompile(self, choice: RecompileChoice | None) -> None:
+        if choice is not None:
+            self.send("recompile", partial(self.session.recompile, choice.optimizer,
+                                           choice.learning_rate))
+
+    def action_set_lr(self) -> None:
+        if self.ready("set the learning rate"):
+            self.push_screen(LearningRateDialog(self.session.status().learning_rate),
+                             self._set_lr)
+
+    def _set_lr(self, value: float | None) -> None:
+        if value is not None:
+            self.send("set_lr", partial(self.session.set_lr, value))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([*DASHBOARD_BINDINGS, *self.BINDINGS]))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every dashboard action is in the command palette too."""
+        yield from super().get_system_commands(screen)
+        for action, title in PALETTE_TITLES.items():
+            binding = next(b for b in DASHBOARD_BINDINGS if b.action == action)
+            yield SystemCommand(title, binding.tooltip, partial(self.run_action, action))
+
+    # -- quitting -----------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Stop the session, wait for the training thread, write the report, exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self.notify("Stopping training and writing the report…")
+        self.session.stop()
+        training = [w for w in self.workers if w.group == "training" and not w.is_finished]
+        if not training:
+            self._finish()
+        else:
+            self.set_timer(QUIT_TIMEOUT_S, self._finish)
+
+    def _finish(self) -> None:
+        if self.finished.is_set():
+            return
+        self.report = self.session.report()
+        self._write_report(self.report)
+        self.finished.set()
+        self.exit(self.report, return_code=1 if self.internal_error else 0)
+
+    def _write_report(self, report: dict) -> None:
+        text = json.dumps(report, indent=2, default=str)
+        for path in dict.fromkeys([self.run_dir / "report.json", self.report_path]):
+            if path is None:
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(text)
+                os.replace(tmp, path)
+            except OSError as exc:
+                self.report_error = exc
+
+    def _install_sigterm(self) -> None:
+        """SIGTERM quits like `q` does (the report is written)."""
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: self.call_later(self.action_quit))
+            self._sigterm = True
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass

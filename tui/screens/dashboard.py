@@ -1,0 +1,123 @@
+"""The main screen: status, verdict banner, charts, per-layer norms and the event log.
+
+Data is pulled, never pushed: a timer at the refresh rate reads `session.status()` for the status
+line, and the charts redraw only when the telemetry (or the list of events) changed and the
+redraw budget allows it. Events arrive as messages from the app and go to the log, the banner
+and the chart markers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from weightwatch.engine import events as ev
+from weightwatch.tui.widgets.banner import VerdictBanner
+from weightwatch.tui.widgets.budget import RedrawBudget
+from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, markers_for
+from weightwatch.tui.widgets.event_log import EventLog
+from weightwatch.tui.widgets.layers import LayerNorms
+from weightwatch.tui.widgets.status import StatusBar
+
+BINDINGS = [
+    Binding("p", "app.toggle_pause", "Pause/Resume", key_display="p",
+            tooltip="Pause training between batches, or resume it", id="pause"),
+    Binding("space", "app.toggle_pause", "Pause/Resume", show=False,
+            tooltip="Pause training between batches, or resume it", id="pause.space"),
+    Binding("c", "app.callbacks", "Callbacks", tooltip="Edit, toggle, add or remove callbacks",
+            id="callbacks"),
+    Binding("s", "app.save", "Save", tooltip="Save a checkpoint", id="save"),
+    Binding("l", "app.load", "Load", tooltip="Load a checkpoint (restores weights)", id="load"),
+    Binding("r", "app.rebuild", "Rebuild", tooltip="New model, fresh weights (a reset)",
+            id="rebuild"),
+    Binding("o", "app.recompile", "Recompile",
+            tooltip="New optimizer: weights kept, optimizer state dropped", id="recompile"),
+    Binding("e", "app.set_lr", "Set LR", tooltip="Change the learning rate", id="set_lr"),
+    Binding("question_mark", "app.help", "Help", key_display="?",
+            tooltip="Keys and what each verdict means", id="help"),
+    Binding("q", "app.quit", "Quit", tooltip="Stop training, write the report and exit",
+            id="quit"),
+]
+
+
+class DashboardScreen(Screen[None]):
+    """Everything a person watches while the model trains."""
+
+    BINDINGS = BINDINGS
+
+    def __init__(self, session: Any, *, refresh_hz: float, chart_window: int) -> None:
+        super().__init__(id="dashboard")
+        self.session = session
+        self.refresh_hz = min(4.0, max(0.2, refresh_hz))
+        self.chart_window = chart_window
+        self.budget = RedrawBudget(base_interval=1.0 / self.refresh_hz)
+        self.events: list[ev.Event] = []
+        self.markers: list[Marker] = []
+        self.banner_event: ev.Event | None = None
+        self._drawn_key: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusBar(id="status-bar")
+        yield VerdictBanner(id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="charts"):
+                yield LossChart(budget=self.budget, id="loss-chart")
+                yield NormChart(budget=self.budget, id="norm-chart")
+            with Vertical(id="side"):
+                yield LayerNorms(id="layers")
+                yield EventLog(id="event-log", wrap=False, max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#layers").border_title = "layer norms (L2)"
+        self.query_one("#event-log").border_title = "events"
+        for event in self.session.events():
+            self.add_event(event, banner=False)
+        self.set_interval(1.0 / self.refresh_hz, self.tick)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._drawn_key = None  # decimate again for the new width
+
+    def tick(self, force: bool = False) -> None:
+        """Status at every tick; charts when their data changed and the budget allows."""
+        self.query_one(StatusBar).show(self.session.status())
+        key = (self.session.telemetry.version, len(self.markers))
+        if force or (key != self._drawn_key and self.budget.due()):
+            self._drawn_key = key
+            self.redraw_charts()
+
+    def redraw_charts(self) -> None:
+        telemetry = self.session.telemetry
+        self.budget.start_round(time.perf_counter())
+        x_range = self.x_range()
+        with self.app.batch_update():
+            for chart in self.query("#charts > *").results((LossChart, NormChart)):
+                chart.pull(telemetry, x_range, self.markers)
+            self.query_one(LayerNorms).pull(telemetry, x_range)
+
+    def x_range(self) -> tuple[float, float]:
+        last = self.session.telemetry.last_x() or 0.0
+        first = max(0.0, last - self.chart_window) if self.chart_window else 0.0
+        return first, max(last, first + 1.0)
+
+    def add_event(self, event: ev.Event, banner: bool = True) -> None:
+        """Log the event, mark it on the charts and, if it has a verdict, show the banner."""
+        self.events.append(event)
+        self.markers = markers_for(self.events)
+        self.query_one(EventLog).add_event(event)
+        if banner and event.verdict and not self._repeats_banner(event):
+            self.query_one(VerdictBanner).show_event(event)
+            self.banner_event = event
+
+    def _repeats_banner(self, event: ev.Event) -> bool:
+        """A resume that only confirms the verdict just shown keeps the more telling banner."""
+        shown = self.banner_event
+        return (event.kind == "resume" and shown is not None and shown.verdict == event.verdict
+                and shown.session_step == event.session_step)

@@ -1,0 +1,171 @@
+"""Small dialogs: save a checkpoint, set the learning rate, rebuild, recompile."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, OptionList, Static
+from weightwatch.tui.screens.base import Dialog, error_line
+
+NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
+              "ftrl", "lion")
+
+
+def parse_positive_float(text: str, what: str) -> float:
+    """`text` as a number > 0, or ValueError with a one-line message."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{what}: expected a number > 0 such as 1e-3, received {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{what}: expected a number > 0 such as 1e-3, received {text!r}")
+    return value
+
+
+def buttons(ok_id: str, ok_label: str,
+            variant: Literal["primary", "error"] = "primary") -> Horizontal:
+    """The OK and Cancel buttons at the bottom of a dialog."""
+    return Horizontal(Button(ok_label, variant=variant, id=ok_id),
+                      Button("Cancel", id="cancel"), classes="dialog-buttons")
+
+
+class SimpleDialog(Dialog):
+    """Enter in a field or the OK button submits through `submit()`; Cancel dismisses."""
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self.submit()
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        raise NotImplementedError
+
+
+class SaveDialog(SimpleDialog):
+    """Returns the checkpoint name to save under."""
+
+    def __init__(self, default_name: str) -> None:
+        super().__init__()
+        self.default_name = default_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Save checkpoint", classes="dialog-title")
+            yield Static("Weights, optimizer state, RNG state, epoch and step, saved atomically.")
+            yield Input(self.default_name, placeholder="name", id="save-name")
+            yield error_line()
+            yield buttons("save-ok", "Save")
+
+    def submit(self) -> None:
+        name = self.query_one("#save-name", Input).value.strip()
+        if not NAME.fullmatch(name):
+            self.fail(f"name: expected letters, digits, '-', '_' and '.', received {name!r}")
+            return
+        self.dismiss(name)
+
+
+class LearningRateDialog(SimpleDialog):
+    """Returns the new learning rate (a float > 0)."""
+
+    def __init__(self, current: float | None) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Set learning rate", classes="dialog-title")
+            yield Static(f"Current: {self.current:.3g}. Weights and optimizer state are kept."
+                         if self.current else "Weights and optimizer state are kept.")
+            yield Input("", placeholder="e.g. 1e-4", id="lr-value")
+            yield error_line()
+            yield buttons("lr-ok", "Set")
+
+    def submit(self) -> None:
+        try:
+            self.dismiss(parse_positive_float(self.query_one("#lr-value", Input).value,
+                                              "learning rate"))
+        except ValueError as exc:
+            self.fail(str(exc))
+
+
+@dataclass(frozen=True)
+class RebuildChoice:
+    seed: int | None
+
+
+class RebuildDialog(SimpleDialog):
+    """Asks for confirmation (and an optional seed); returns a `RebuildChoice`."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -danger"):
+            yield Label("Rebuild the model?", classes="dialog-title")
+            yield Static("This makes a NEW model instance with fresh random weights: everything "
+                         "learned so far is gone from the live model (checkpoints stay). "
+                         "Verdict: RESET, model step 0.")
+            yield Input("", placeholder="seed (optional integer)", id="rebuild-seed")
+            yield error_line()
+            yield buttons("rebuild-ok", "Rebuild", variant="error")
+
+    def submit(self) -> None:
+        text = self.query_one("#rebuild-seed", Input).value.strip()
+        if text and not re.fullmatch(r"-?\d+", text):
+            self.fail(f"seed: expected an integer or nothing, received {text!r}")
+            return
+        self.dismiss(RebuildChoice(int(text) if text else None))
+
+
+@dataclass(frozen=True)
+class RecompileChoice:
+    optimizer: str
+    learning_rate: float | None
+
+
+class RecompileDialog(SimpleDialog):
+    """Choose an optimizer (and optionally a learning rate); returns a `RecompileChoice`."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Recompile with an optimizer", classes="dialog-title")
+            yield Static("Weights are kept; the optimizer state (e.g. Adam's moments) is "
+                         "dropped and the model step goes to 0. Verdict: optimizer_reset.")
+            yield OptionList(*OPTIMIZERS, id="recompile-optimizer")
+            yield Input("", placeholder="learning rate (optional)", id="recompile-lr")
+            yield error_line()
+            yield buttons("recompile-ok", "Recompile")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = OPTIMIZERS.index(self.current) if self.current in OPTIMIZERS else 0
+
+    @on(OptionList.OptionSelected)
+    def optimizer_chosen(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            self.fail("optimizer: choose one from the list")
+            return
+        lr_text = self.query_one("#recompile-lr", Input).value
+        try:
+            lr = parse_positive_float(lr_text, "learning rate") if lr_text.strip() else None
+        except ValueError as exc:
+            self.fail(str(exc))
+            return
+        self.dismiss(RecompileChoice(OPTIMIZERS[options.highlighted], lr))

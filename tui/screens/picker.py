@@ -1,0 +1,123 @@
+"""The checkpoint picker: the run's checkpoints with a preview, or a path to any weights file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+from weightwatch.engine.events import CheckpointInfo
+from weightwatch.tui.screens.base import Dialog, error_line
+from weightwatch.tui.screens.dialogs import buttons
+
+
+def age(seconds: float) -> str:
+    """"42 s ago", "5 min ago", "3 h ago", "2 d ago"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{max(0.0, seconds):.0f} s ago"
+
+
+def _fmt(value: object, spec: str = "") -> str:
+    return "?" if value is None else format(value, spec)
+
+
+def preview(info: CheckpointInfo, now: float) -> str:
+    """What the preview pane says about a checkpoint."""
+    optimizer = {True: "yes", False: "no (weights only)", None: "unknown"}[info.has_optimizer]
+    epoch = _fmt(info.epoch)
+    if info.step_in_epoch:
+        epoch += f" (+{info.step_in_epoch} steps)"
+    lines = [
+        f"name           {info.name}",
+        f"source         {'weightwatch' if info.source == 'weightwatch' else 'other file'}",
+        f"model step     {_fmt(info.model_step)}",
+        f"epoch          {epoch}",
+        f"loss           {_fmt(info.loss, '.4g')}",
+        f"weight norm    {_fmt(info.global_norm, '.4g')}",
+        f"saved          {age(now - info.created) if info.created else '?'}",
+        f"optimizer in?  {optimizer}",
+        f"fingerprint    {(info.fingerprint or '?')[:16]}",
+        f"path           {info.path}",
+    ]
+    if info.loadable is False:
+        lines.append(f"NOT LOADABLE   {info.problem or 'unknown problem'}")
+    return "\n".join(lines)
+
+
+class CheckpointPicker(Dialog[str]):
+    """Returns a checkpoint name, or a path typed into `#load-path`."""
+
+    def __init__(self, checkpoints: list[CheckpointInfo], now: float) -> None:
+        super().__init__()
+        self.checkpoints = checkpoints
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide"):
+            yield Label("Load checkpoint", classes="dialog-title")
+            with Horizontal(id="picker-body"):
+                yield OptionList(*[self._option(c) for c in self.checkpoints],
+                                 id="checkpoint-list")
+                yield Static("No checkpoints in this run yet: type the path of a .weights.h5 "
+                             "file below.", id="checkpoint-preview", markup=False)
+            yield Input("", placeholder="…or the path of any .weights.h5 file", id="load-path")
+            yield error_line()
+            yield buttons("load-ok", "Load")
+
+    @staticmethod
+    def _option(info: CheckpointInfo) -> Option:
+        step = "" if info.model_step is None else f"  step {info.model_step}"
+        mark = "  ✗" if info.loadable is False else ""
+        return Option(f"{info.name}{step}{mark}", id=info.name)
+
+    def on_mount(self) -> None:
+        if self.checkpoints:
+            self.query_one(OptionList).highlighted = len(self.checkpoints) - 1
+        else:
+            self.query_one("#load-path", Input).focus()
+
+    @on(OptionList.OptionHighlighted)
+    def show_preview(self, event: OptionList.OptionHighlighted) -> None:
+        info = self.checkpoints[event.option_index]
+        self.query_one("#checkpoint-preview", Static).update(preview(info, self.now))
+
+    @on(OptionList.OptionSelected)
+    def checkpoint_chosen(self, event: OptionList.OptionSelected) -> None:
+        self.choose(self.checkpoints[event.option_index])
+
+    @on(Input.Submitted)
+    def path_typed(self) -> None:
+        self.submit()
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self.submit()
+
+    def submit(self) -> None:
+        """The typed path if there is one, else the highlighted checkpoint."""
+        path = self.query_one("#load-path", Input).value.strip()
+        highlighted = self.query_one(OptionList).highlighted
+        if path:
+            if not Path(path).expanduser().is_file():
+                self.fail(f"{path}: no such file")
+                return
+            self.dismiss(str(Path(path).expanduser()))
+        elif highlighted is not None:
+            self.choose(self.checkpoints[highlighted])
+        else:
+            self.fail("choose a checkpoint or type the path of a .weights.h5 file")
+
+    def choose(self, info: CheckpointInfo) -> None:
+        if info.loadable is False:
+            self.fail(f"{info.name}: cannot be loaded: {info.problem or 'unknown problem'}")
+            return
+        # Files the user's own ModelCheckpoint wrote are only known by their path.
+        self.dismiss(info.name if info.source == "weightwatch" else info.path)

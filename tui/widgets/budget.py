@@ -1,0 +1,47 @@
+"""A time budget for chart redraws: stretch the refresh so drawing stays cheap for training.
+
+The UI shares the GIL with the training thread. plotext has a fixed cost per build (about 16 ms on
+the reference machine, whatever the number of points), so two charts redrawn at 4 Hz took ~10% of
+the training's steps/s. Each chart reports what its render cost; the interval between redraws
+becomes `cost / share`, never less than the base interval.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class RedrawBudget:
+    """Tracks what a round of chart redraws costs and when the next round may run."""
+
+    def __init__(self, base_interval: float, share: float = 0.03, ceiling: float = 10.0) -> None:
+        self.base_interval = base_interval
+        self.share = share
+        self.ceiling = ceiling
+        self.round_cost = 0.0  # smoothed seconds per round
+        self.rounds = 0
+        self._pending = 0.0
+        self._last_round = -float("inf")
+
+    def record(self, seconds: float) -> None:
+        """Add the cost of one render (called by the charts)."""
+        self._pending += seconds
+
+    @property
+    def interval(self) -> float:
+        """Seconds between rounds so that rounds take at most `share` of wall time."""
+        wanted = self.round_cost / self.share if self.share > 0 else 0.0
+        return min(self.ceiling, max(self.base_interval, wanted))
+
+    def due(self, now: float | None = None) -> bool:
+        now = time.perf_counter() if now is None else now
+        return now - self._last_round >= self.interval
+
+    def start_round(self, now: float | None = None) -> None:
+        """Fold the costs rendered since the last round into the average; start a new one."""
+        if self._pending:
+            weight = 0.5 if self.rounds else 1.0
+            self.round_cost += weight * (self._pending - self.round_cost)
+        self._pending = 0.0
+        self.rounds += 1
+        self._last_round = time.perf_counter() if now is None else now

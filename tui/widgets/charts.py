@@ -1,0 +1,159 @@
+"""The loss and weight-norm charts: plotext plots over session steps, a marker at every event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import RenderResult
+from textual_plotext import PlotextPlot
+from weightwatch.engine import events as ev
+from weightwatch.engine.telemetry import TelemetryStore
+from weightwatch.tui.widgets.budget import RedrawBudget
+from weightwatch.tui.widgets.theme import NEUTRAL, theme_rgb, verdict_variable
+
+KIND_LABELS = {
+    "pause": "⏸",
+    "callbacks_changed": "cb",
+    "checkpoint_saved": "save",
+    "checkpoint_loaded": "load",
+    "rebuilt": "RESET",
+    "recompiled": "opt",
+    "lr_changed": "lr",
+    "error": "err",
+    "diverged": "NaN",
+}
+# A resume only gets a marker when it did something to the weights (the lineage says so).
+RESUME_LABELS = {ev.RESTORED: "load", ev.RESET: "RESET", ev.OPTIMIZER_RESET: "opt"}
+Y_AXIS_COLUMNS = 10  # what plotext's y labels and frame take from the width
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line with a short label at an event's session step."""
+
+    x: float
+    label: str
+    verdict: str | None = None
+
+
+def markers_for(events: Iterable[ev.Event]) -> list[Marker]:
+    """The chart markers for a list of events; events at the same step share one marker."""
+    markers: list[Marker] = []
+    for event in events:
+        if event.kind == "resume":
+            label = RESUME_LABELS.get(event.verdict or "")
+        else:
+            label = KIND_LABELS.get(event.kind)
+        if not label:
+            continue
+        if markers and markers[-1].x == event.session_step:
+            last = markers.pop()
+            if label not in last.label.split(" "):
+                label = f"{last.label} {label}"
+            else:
+                label = last.label
+            verdict = event.verdict or last.verdict
+        else:
+            verdict = event.verdict
+        markers.append(Marker(event.session_step, label, verdict))
+    return markers
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
+    """About `count` round integer ticks (session steps) between lo and hi."""
+    span = max(1.0, hi - lo)
+    raw = span / count
+    magnitude = 10 ** max(0, len(str(int(raw))) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = int(-(-lo // step) * step)
+    return list(range(first, int(hi) + 1, int(step)))
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One line to draw: its legend label, points and theme colour variable."""
+
+    label: str
+    xs: list
+    ys: list
+    colour: str
+
+
+class TimelineChart(PlotextPlot):
+    """A chart over session steps; subclasses name the series it draws."""
+
+    TITLE: ClassVar[str] = ""
+    SERIES: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (series, legend, colour variable)
+
+    def __init__(self, *, budget: RedrawBudget | None = None, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.budget = budget
+        self.traces: list[Trace] = []
+        self.markers: list[Marker] = []
+        self.x_range: tuple[float, float] = (0.0, 1.0)
+        self.last_cost = 0.0
+        """Seconds the last render (plotext's build) took."""
+
+    def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float],
+             markers: list[Marker]) -> None:
+        """Read this chart's series, decimated to its width, and redraw."""
+        width = max(8, self.size.width - Y_AXIS_COLUMNS)
+        lo, hi = x_range
+        self.traces = [Trace(label, *telemetry.window(name, lo, hi, width), colour)
+                       for name, label, colour in self.SERIES]
+        self.markers = [m for m in markers if lo <= m.x <= hi]
+        self.x_range = (lo, max(hi, lo + 1))
+        self.replot()
+
+    def replot(self) -> None:
+        """Draw the stored traces and markers through this widget's own `plt`."""
+        plt = self.plt
+        plt.clear_data()
+        plt.title(self.TITLE)
+        for trace in self.traces:
+            if trace.xs:
+                plt.plot(trace.xs, trace.ys, label=trace.label, marker="braille",
+                         color=theme_rgb(self.app, trace.colour))
+        y_lo, y_hi = self._y_range()
+        plt.xlim(*self.x_range)
+        plt.xticks(nice_ticks(*self.x_range))
+        plt.ylim(y_lo, y_hi)
+        for marker in self.markers:
+            colour = theme_rgb(self.app, verdict_variable(marker.verdict)
+                               if marker.verdict else NEUTRAL)
+            plt.vline(marker.x, color=colour)
+            plt.text(marker.label, marker.x, y_hi, color=colour, alignment="left")
+        self.refresh()
+
+    def _y_range(self) -> tuple[float, float]:
+        ys = [y for trace in self.traces for y in trace.ys]
+        if not ys:
+            return 0.0, 1.0
+        lo, hi = min(ys), max(ys)
+        pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
+        return lo - pad * 0.5, hi + pad
+
+    def render(self) -> RenderResult:
+        start = time.perf_counter()
+        result = super().render()
+        self.last_cost = time.perf_counter() - start
+        if self.budget is not None:
+            self.budget.record(self.last_cost)
+        return result
+
+
+class LossChart(TimelineChart):
+    """Training loss per batch and validation loss at epoch ends."""
+
+    TITLE = "loss"
+    SERIES = (("loss", "train", "primary"), ("val_loss", "validation", "accent"))
+
+
+class NormChart(TimelineChart):
+    """The global L2 norm of the trainable weights: continuous, or a jump where they changed."""
+
+    TITLE = "global weight norm (L2)"
+    SERIES = (("global_norm", "norm", "primary"),)

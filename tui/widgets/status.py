@@ -1,0 +1,63 @@
+"""The status line and the epoch progress bar, both fed from `session.status()`."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Label, ProgressBar, Static
+from weightwatch.engine.events import SessionState, Status
+
+STATE_STYLES = {
+    SessionState.STARTING: "$text-muted",
+    SessionState.RUNNING: "$success",
+    SessionState.PAUSED: "$warning",
+    SessionState.HOLDING: "$warning",
+    SessionState.FINISHED: "$accent",
+    SessionState.STOPPED: "$text-muted",
+    SessionState.FAILED: "$error",
+}
+
+
+def describe(status: Status) -> Content:
+    """Two lines: state, epoch, steps and speed; then optimizer, learning rate and callbacks."""
+    active = [spec.label for spec in status.callbacks if spec.enabled]
+    off = len(status.callbacks) - len(active)
+    lr = f"{status.learning_rate:.3g}" if status.learning_rate is not None else "-"
+    speed = f"{status.steps_per_s:,.0f} steps/s" if status.steps_per_s else "- steps/s"
+    state = Content.from_markup(f"[b {STATE_STYLES[status.state]}]● $state[/]",
+                                state=status.state.value.upper())
+    first = Content("   ").join([
+        state, Content(f"epoch {status.epoch}/{status.epochs}"),
+        Content(f"step {status.session_step:,}"), Content(f"model step {status.model_step:,}"),
+        Content(speed),
+    ])
+    callbacks = ", ".join(active) or "none"
+    second = Content(f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
+                     + (f" (+{off} off)" if off else ""))
+    return Content("\n").join([first, second])
+
+
+class StatusLine(Static):
+    """State, epoch x/y, session and model step, learning rate, steps/s, active callbacks."""
+
+    def show(self, status: Status) -> None:
+        self.update(describe(status))
+
+
+class StatusBar(Horizontal):
+    """The status line beside the progress through the current epoch."""
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine("● STARTING   importing TensorFlow and building the model…",
+                         id="status-line")
+        with Vertical(id="epoch-box"):
+            yield Label("epoch progress", id="epoch-label")
+            yield ProgressBar(total=None, show_eta=False, id="epoch-progress")
+
+    def show(self, status: Status) -> None:
+        self.query_one(StatusLine).show(status)
+        total = status.steps_per_epoch or None
+        self.query_one(ProgressBar).update(total=total, progress=status.step_in_epoch)
+        self.query_one("#epoch-label", Label).update(
+            f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}")
