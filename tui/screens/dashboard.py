@@ -72,7 +72,7 @@ class DashboardScreen(Screen[None]):
                 yield NormChart(budget=self.budget, id="norm-chart")
             with Vertical(id="side"):
                 yield LayerNorms(id="layers")
-                yield EventLog(id="event-log", wrap=False, max_lines=2000)
+                yield EventLog(id="event-log", wrap=True, min_width=20, max_lines=2000)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -105,7 +105,8 @@ class DashboardScreen(Screen[None]):
     def x_range(self) -> tuple[float, float]:
         last = self.session.telemetry.last_x() or 0.0
         first = max(0.0, last - self.chart_window) if self.chart_window else 0.0
-        return first, max(last, first + 1.0)
+        room = max(1.0, 0.06 * (last - first))  # so that a marker at the newest step shows
+        return first, last + room
 
     def add_event(self, event: ev.Event, banner: bool = True) -> None:
         """Log the event, mark it on the charts and, if it has a verdict, show the banner."""

@@ -13,8 +13,9 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from weightwatch.tui.screens.base import Dialog, error_line
 
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+# Keras 3's built-in optimizers, by the name `keras.optimizers.get` takes.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
-              "ftrl", "lion")
+              "ftrl", "lion", "adafactor")
 
 
 def parse_positive_float(text: str, what: str) -> float:

@@ -13,13 +13,14 @@ LINGER_S = 8.0
 
 
 def banner_text(event: ev.Event) -> str:
-    """E.g. "⚠ RESET at session step 340 (rebuilt): reset: new model … norm 13.6 → 8.0"."""
+    """E.g. "⚠ reset: new model instance, fresh weights - model step 0 · rebuilt at session
+    step 340 · norm 13.6 → 8.0"."""
     verdict = event.verdict or ""
-    words = ev.VERDICT_WORDS.get(verdict, verdict)
-    text = (f"{ICONS.get(verdict, '•')} {verdict.upper()} at session step {event.session_step} "
-            f"({event.kind}): {words}")
-    if event.norm_before is not None and event.norm_after is not None:
-        text += f"  ·  norm {event.norm_before:.3g} → {event.norm_after:.3g}"
+    text = (f"{ICONS.get(verdict, '•')} {ev.VERDICT_WORDS.get(verdict, verdict)}  ·  "
+            f"{event.kind} at session step {event.session_step}")
+    before, after = event.norm_before, event.norm_after
+    if before is not None and after is not None and f"{before:.3g}" != f"{after:.3g}":
+        text += f"  ·  norm {before:.3g} → {after:.3g}"
     return text
 
 

@@ -118,14 +118,17 @@ class TimelineChart(PlotextPlot):
                 plt.plot(trace.xs, trace.ys, label=trace.label, marker="braille",
                          color=theme_rgb(self.app, trace.colour))
         y_lo, y_hi = self._y_range()
-        plt.xlim(*self.x_range)
+        x_lo, x_hi = self.x_range
+        plt.xlim(x_lo, x_hi)
         plt.xticks(nice_ticks(*self.x_range))
         plt.ylim(y_lo, y_hi)
         for marker in self.markers:
             colour = theme_rgb(self.app, verdict_variable(marker.verdict)
                                if marker.verdict else NEUTRAL)
             plt.vline(marker.x, color=colour)
-            plt.text(marker.label, marker.x, y_hi, color=colour, alignment="left")
+            right = marker.x > x_lo + 0.8 * (x_hi - x_lo)  # keep labels near the edge inside
+            plt.text(marker.label, marker.x, y_hi, color=colour,
+                     alignment="right" if right else "left")
         self.refresh()
 
     def _y_range(self) -> tuple[float, float]:

@@ -26,7 +26,7 @@ class EventLog(RichLog):
     """Every event the session reported, newest at the bottom."""
 
     def add_event(self, event: ev.Event) -> None:
-        line = Text(no_wrap=True, overflow="ellipsis")
+        line = Text(overflow="fold")
         line.append(f"{event.session_step:>6} ", theme_style(self.app, "foreground-darken-2"))
         line.append(f"{event.kind} ", theme_style(self.app, "foreground"))
         if event.verdict:

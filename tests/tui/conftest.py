@@ -1,0 +1,78 @@
+"""Fixtures for the TUI tests: a deterministic fake session and an app around it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from textual.notifications import Notification, Notify
+
+from weightwatch.engine.events import SessionState
+from weightwatch.engine.specs import CallbackSpec
+from weightwatch.tui.app import WeightwatchApp
+from weightwatch.tui.fake_session import FakeSession, fake_config
+
+NOW = 1_700_000_000.0  # the frozen clock
+CALLBACKS = (
+    CallbackSpec("EarlyStopping", True, {"monitor": "loss", "patience": 3}),
+    CallbackSpec("CSVLogger", False, {"filename": "log.csv"}),
+)
+
+
+def make_fake(run_dir: Path, **kw) -> FakeSession:
+    config = fake_config(run_dir, callbacks=CALLBACKS)
+    return FakeSession(config, clock=lambda: NOW, **kw)
+
+
+def make_app(session, **kw) -> WeightwatchApp:
+    kw = {"clock": lambda: NOW + 150, "cursor_blink": False, "handle_signals": False, **kw}
+    return WeightwatchApp(session, **kw)
+
+
+@pytest.fixture
+def fake(tmp_path) -> FakeSession:
+    return make_fake(tmp_path / "run")
+
+
+@pytest.fixture
+def app(fake) -> WeightwatchApp:
+    return make_app(fake)
+
+
+class Notes(list):
+    """Every notification the app showed (collected through `message_hook`)."""
+
+    def hook(self, message) -> None:
+        if isinstance(message, Notify):
+            self.append(message.notification)
+
+    def of(self, severity: str) -> list[str]:
+        return [n.message for n in self if n.severity == severity]
+
+
+@pytest.fixture
+def notes() -> Notes:
+    return Notes()
+
+
+async def until(predicate, pilot=None, timeout: float = 5.0) -> None:
+    """Wait (letting the app run) until `predicate()` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        if pilot is not None:
+            await pilot.pause(0.01)
+        else:
+            await asyncio.sleep(0.01)
+
+
+async def running(pilot, fake: FakeSession) -> None:
+    """Wait for the app to have started the fake's training thread."""
+    await until(lambda: fake.status().state is not SessionState.STARTING, pilot)
+    await pilot.pause()
+
+
+__all__ = ["Notification", "make_app", "make_fake", "running", "until", "NOW"]

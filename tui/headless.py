@@ -1,0 +1,285 @@
+"""Headless runs: perform a script's actions through the keys and dialogs a person uses.
+
+Each action is carried out with Textual's pilot: `s` opens the save dialog and the name is typed
+into it, `l` opens the picker and the checkpoint is picked with the arrow keys (or its path typed),
+and so on. Triggers are exact: the hold for an action's trigger is registered while training is
+still held at the previous trigger (or before training starts: the app registers the first one
+before it starts the training thread), and training is only released once the next hold is in
+place. A failed action becomes an `error` event (`session.note_error`) and the script goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, OptionList, SelectionList, TextArea
+from weightwatch.engine.errors import BadInput, CommandRejected
+from weightwatch.engine.events import SessionState as S
+from weightwatch.tui.app import WeightwatchApp
+from weightwatch.tui.screens.base import Dialog
+from weightwatch.tui.screens.callbacks import CallbackEditor, args_text
+from weightwatch.tui.screens.dialogs import (
+    OPTIMIZERS,
+    LearningRateDialog,
+    RebuildDialog,
+    RecompileDialog,
+    SaveDialog,
+)
+from weightwatch.tui.screens.picker import CheckpointPicker
+
+COMMAND_TIMEOUT_S = 120.0
+UNREACHABLE_AFTER_S = 1.0  # parked (not held) this long with the hold pending: never reached
+
+
+class ActionFailed(Exception):
+    """An action that could not be carried out; the message becomes the error event."""
+
+
+def describe(trigger: Any) -> str:
+    """A trigger as the script wrote it: `at_step = 200`, `when = "finished"`."""
+    if trigger.kind == "finished":
+        return 'when = "finished"'
+    return f"{trigger.kind} = {trigger.value}"
+
+
+def hold_for(session: Any, trigger: Any) -> Future | None:
+    """Register the hold for a trigger (None: the action has no trigger)."""
+    if trigger is None:
+        return None
+    if trigger.kind == "at_step":
+        return session.hold_at_step(trigger.value)
+    if trigger.kind == "at_epoch":
+        return session.hold_at_epoch(trigger.value)
+    return session.hold_when_finished()
+
+
+async def run_headless(session: Any, script: Any, *, report_path: Path | None = None,
+                       size: tuple[int, int] = (120, 40)) -> dict | None:
+    """Run `script` against `session` with no screen; returns the report (also written)."""
+    app = WeightwatchApp(session, script=script, report_path=report_path)
+    async with app.run_test(headless=True, size=size, notifications=True) as pilot:
+        await run_script(app, pilot, script)
+    return app.report
+
+
+async def run_script(app: WeightwatchApp, pilot: Pilot, script: Any) -> None:
+    """Perform every action of `script`, then quit (unless the script did)."""
+    await ScriptRunner(app, pilot).run(script.actions)
+
+
+class ScriptRunner:
+    """Carries out actions one by one; see the module docstring for the hold protocol."""
+
+    def __init__(self, app: WeightwatchApp, pilot: Pilot) -> None:
+        self.app, self.pilot, self.session = app, pilot, app.session
+        self.held = False
+
+    async def run(self, actions: list) -> None:
+        if not await self.started():
+            return await self.quit()
+        for i, action in enumerate(actions):
+            if self.app.finished.is_set():
+                return
+            if action.trigger is not None:
+                hold = self.app.script_hold if i == 0 else hold_for(self.session,
+                                                                    action.trigger)
+                self.let_go()  # only now: the next hold is registered
+                if not await self.reach(hold, action):
+                    continue
+                self.held = True
+            await self.perform(action)
+        await self.quit()
+
+    async def started(self) -> bool:
+        """Wait for the session to leave STARTING; False if it failed to start."""
+        while self.session.status().state is S.STARTING and not self.app.finished.is_set():
+            await asyncio.sleep(0.02)
+        return self.session.status().state not in (S.FAILED, S.STOPPED)
+
+    def let_go(self) -> None:
+        if self.held:
+            self.session.release()
+            self.held = False
+
+    async def reach(self, hold: Future | None, action: Any) -> bool:
+        """Wait until training is held at the trigger; False (an error event) if it never is."""
+        assert hold is not None
+        loop, parked_since = asyncio.get_running_loop(), None
+        while not hold.done():
+            state = self.session.status().state
+            if state in (S.PAUSED, S.FINISHED, S.STOPPED, S.FAILED):
+                parked_since = parked_since or loop.time()
+                if loop.time() - parked_since > UNREACHABLE_AFTER_S:
+                    self.fail(action, f"{describe(action.trigger)} was never reached: training "
+                                      f"is {state.value} at session step "
+                                      f"{self.session.status().session_step}")
+                    return False
+            else:
+                parked_since = None
+            await asyncio.sleep(0.01)
+        if hold.exception() is not None:
+            self.fail(action, str(hold.exception()))
+            return False
+        return True
+
+    def fail(self, action: Any, message: str) -> None:
+        self.session.note_error(f"{action.where} {action.kind}: {message}",
+                                {"action": action.index, "kind": action.kind})
+
+    async def perform(self, action: Any) -> None:
+        try:
+            await getattr(self, f"do_{action.kind}")(**action.args)
+        except ActionFailed as exc:
+            self.fail(action, str(exc))
+
+    async def confirm(self, *keys: str) -> None:
+        """Press the keys that send a command; the dialog must close and the command succeed."""
+        sent, warned = len(self.app.sent), len(self.app.warnings)
+        await self.pilot.press(*keys)
+        await self.pilot.pause()
+        if isinstance(self.app.screen, Dialog):
+            message = self.app.screen.error_text or "the dialog did not accept the input"
+            await self.close_dialogs()
+            raise ActionFailed(message)
+        futures = [future for _, future in self.app.sent[sent:]]
+        if not futures:
+            raise ActionFailed(self.app.warnings[-1] if len(self.app.warnings) > warned
+                               else "nothing was sent to the session")
+        for future in futures:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(future), COMMAND_TIMEOUT_S)
+            except (CommandRejected, BadInput) as exc:
+                raise ActionFailed(str(exc)) from None
+            except TimeoutError:
+                raise ActionFailed(f"no answer within {COMMAND_TIMEOUT_S:.0f} s") from None
+        await self.pilot.pause()
+
+    async def close_dialogs(self) -> None:
+        for _ in range(5):
+            if self.app.screen is self.app.dashboard:
+                return
+            await self.pilot.press("escape")
+
+    async def open(self, key: str, kind: type[Screen]) -> Any:
+        """Press `key` on the dashboard and return the dialog it opened."""
+        await self.close_dialogs()
+        await self.pilot.press(key)
+        await self.pilot.pause()
+        if not isinstance(self.app.screen, kind):
+            raise ActionFailed(self.app.warnings[-1] if self.app.warnings
+                               else f"{key!r} did not open the {kind.__name__}")
+        return self.app.screen
+
+    async def type_into(self, field: Input, text: str) -> None:
+        field.focus()
+        field.value = ""
+        await self.pilot.press(*text)
+
+    # -- the actions --------------------------------------------------------------------------
+
+    async def do_pause(self) -> None:
+        state = self.session.status().state
+        if state not in (S.RUNNING, S.HOLDING):
+            raise ActionFailed(f"cannot pause: training is {state.value}")
+        await self.confirm("p")
+        self.held = False  # a pause is not released: it stays paused
+
+    async def do_resume(self) -> None:
+        state = self.session.status().state
+        if state is S.HOLDING:
+            self.let_go()  # held by the script: going on *is* resuming
+        elif state is S.RUNNING:
+            raise ActionFailed("cannot resume: training is already running")
+        else:
+            await self.confirm("p")
+
+    async def do_save(self, name: str | None) -> None:
+        dialog = await self.open("s", SaveDialog)
+        if name is not None:
+            await self.type_into(dialog.query_one("#save-name", Input), name)
+        await self.confirm("enter")
+
+    async def do_load(self, checkpoint: str) -> None:
+        picker = await self.open("l", CheckpointPicker)
+        names = [c.name if c.source == "weightwatch" else c.path for c in picker.checkpoints]
+        paths = [c.path for c in picker.checkpoints]
+        index = names.index(checkpoint) if checkpoint in names else (
+            paths.index(checkpoint) if checkpoint in paths else None)
+        if index is None:
+            await self.type_into(picker.query_one("#load-path", Input), checkpoint)
+        else:
+            picker.query_one(OptionList).focus()
+            await self.pilot.press("home", *["down"] * index)
+        await self.confirm("enter")
+
+    async def do_rebuild(self, seed: int | None) -> None:
+        dialog = await self.open("r", RebuildDialog)
+        if seed is not None:
+            await self.type_into(dialog.query_one("#rebuild-seed", Input), str(seed))
+        await self.confirm("enter")
+
+    async def do_recompile(self, optimizer: str, learning_rate: float | None) -> None:
+        dialog = await self.open("o", RecompileDialog)
+        if optimizer.lower() not in OPTIMIZERS:
+            await self.close_dialogs()
+            raise ActionFailed(f"optimizer {optimizer!r} is not offered; expected one of "
+                               + ", ".join(OPTIMIZERS))
+        dialog.query_one(OptionList).focus()
+        await self.pilot.press("home", *["down"] * OPTIMIZERS.index(optimizer.lower()))
+        if learning_rate is not None:
+            await self.type_into(dialog.query_one("#recompile-lr", Input), repr(learning_rate))
+        await self.confirm("enter")
+
+    async def do_callbacks(self, **args: list) -> None:
+        editor = await self.open("c", CallbackEditor)
+        editor.query_one(SelectionList).focus()
+        await self.pilot.press(*["delete"] * len(editor.specs))
+        for spec in args["set"]:
+            await self.type_into(editor.query_one("#cb-type", Input), spec.type)
+            editor.query_one(TextArea).text = args_text(spec)  # pasted, as a person would
+            add = editor.query_one("#cb-add")
+            while add.has_class("-active"):  # a button ignores presses for 0.2 s after one
+                await self.pilot.pause(0.05)
+            add.focus()
+            await self.pilot.press("enter")
+            if editor.error_text:
+                break
+            if not spec.enabled:
+                editor.query_one(SelectionList).focus()
+                await self.pilot.press("end", "space")
+        await self.confirm("ctrl+s")
+
+    async def do_set_lr(self, value: float) -> None:
+        dialog = await self.open("e", LearningRateDialog)
+        await self.type_into(dialog.query_one("#lr-value", Input), repr(value))
+        await self.confirm("enter")
+
+    async def do_press(self, keys: list[str]) -> None:
+        await self.pilot.press(*keys)
+
+    async def do_screenshot(self, path: Path) -> None:
+        self.app.dashboard.tick(force=True)
+        await self.pilot.pause()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.app.export_screenshot())
+
+    async def do_wait(self, seconds: float) -> None:
+        self.let_go()
+        await asyncio.sleep(seconds)
+
+    async def do_quit(self) -> None:
+        await self.quit()
+
+    async def quit(self) -> None:
+        if self.app.finished.is_set():
+            return
+        await self.close_dialogs()
+        await self.pilot.press("q")
+        await asyncio.wait_for(self.app.finished.wait(), COMMAND_TIMEOUT_S)
+
