@@ -199,11 +199,23 @@ class Session:
             self.attention = False
             return None
 
-    def _take_holds(self, kind: str, value: int | None) -> list[Hold]:
+    def _take_holds(self, kind: str, value: int | None, at_start: bool = True) -> list[Hold]:
+        """Holds due now (value reached); holds already passed fail here, on the training
+        thread, which knows the true step (the status snapshot may lag behind). An epoch hold is
+        due only at the boundary where that epoch starts (`at_start`)."""
         with self._lock:
-            hit = [h for h in self._holds if h.kind == kind and (kind == "finished" or
-                   (h.value is not None and value is not None and h.value <= value))]
-            self._holds = [h for h in self._holds if h not in hit]
+            hit, keep = [], []
+            for h in self._holds:
+                if h.kind != kind:
+                    keep.append(h)
+                elif kind == "finished" or (h.value == value and (kind == "step" or at_start)):
+                    hit.append(h)
+                elif value is not None and (h.value < value or h.value == value):
+                    h.future.set_exception(CommandRejected(
+                        f"{kind} {h.value} has already passed ({kind} is {value})"))
+                else:
+                    keep.append(h)
+            self._holds = keep
             self._refresh_hold_step()
             return hit
 

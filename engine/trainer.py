@@ -45,6 +45,7 @@ class Trainer:
 
     def __init__(self, session) -> None:
         self.session = session
+        session._trainer = self  # for tests and debugging only: read while the thread is parked
         self.config = session.config
         self.model = None
         self.probe: TelemetryProbe | None = None
@@ -221,8 +222,7 @@ class Trainer:
     def _check_holds(self, where: str) -> None:
         s = self.session
         hits = s._take_holds("step", self.done)
-        if where in ("epoch", "start", "idle"):
-            hits += s._take_holds("epoch", self.epoch)
+        hits += s._take_holds("epoch", self.epoch, at_start=self.step_in_epoch == 0)
         if s.state is SessionState.FINISHED:
             hits += s._take_holds("finished", None)
         for hold in hits:
@@ -429,8 +429,9 @@ def _fail_pending(session) -> None:
             cmd.future.set_result(None)
         elif not cmd.future.done():
             cmd.future.set_exception(CommandRejected("the session has stopped"))
-    for hold in session._take_holds("finished", None) + session._take_holds("step", 1 << 62) + \
-            session._take_holds("epoch", 1 << 62):
+    with session._lock:
+        holds, session._holds = session._holds, []
+    for hold in holds:
         if not hold.future.done():
             hold.future.set_exception(CommandRejected("the session has stopped"))
 
