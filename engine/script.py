@@ -39,7 +39,9 @@ from .errors import ScriptError
 
 TRIGGER_KEYS = ("at_step", "at_epoch", "when")
 # Keys someone might write for the action's kind; they get a pointer to `do`.
-_KIND_GUESSES = ("type", "kind", "action")
+# DESIGN.md names the actions but not the key that holds one: "do" is documented, and the
+# spellings people reach for first are accepted too (exactly one per action).
+KIND_KEYS = ("do", "action", "kind", "type")
 
 FILE_NAME = Kind(
     'a file name of letters, digits, "-", "_" and "." (not starting with ".")',
@@ -133,7 +135,7 @@ def _action(table: Any, index: int, file: str, folder: Path) -> Action:
         raise ScriptError(f"{file}: {where}: expected a table, received {show(table)}")
     reader = TableReader(table, where, file, ScriptError)
     kind = _kind(reader)
-    reader.check_keys(("do", *TRIGGER_KEYS, *ACTION_ARGS[kind]))
+    reader.check_keys((kind_key(reader.table), *TRIGGER_KEYS, *ACTION_ARGS[kind]))
     args = {
         name: reader.get(name, arg_kind) if required else reader.get(name, arg_kind, default=None)
         for name, (arg_kind, required) in ACTION_ARGS[kind].items()
@@ -141,15 +143,21 @@ def _action(table: Any, index: int, file: str, folder: Path) -> Action:
     return Action(index, kind, _trigger(reader), _finish_args(kind, args, reader, folder))
 
 
+def kind_key(table: dict) -> str:
+    """The key that names the action: "do" (or one of its accepted spellings)."""
+    present = [key for key in KIND_KEYS if key in table]
+    return present[0] if len(present) == 1 else "do"
+
+
 def _kind(reader: TableReader) -> str:
-    if "do" not in reader.table:
-        guess = next((key for key in _KIND_GUESSES if key in reader.table), None)
-        if guess:
-            reader.fail(guess, 'unknown key; the action goes in "do" (did you mean "do"?)')
-    kind = reader.get("do", STRING)
+    present = [key for key in KIND_KEYS if key in reader.table]
+    if len(present) > 1:
+        reader.fail(present[1], f'the action is already given by "{present[0]}"; use one key')
+    key = kind_key(reader.table)
+    kind = reader.get(key, STRING)
     if kind not in ACTION_ARGS:
         reader.fail(
-            "do",
+            key,
             f"expected one of {', '.join(ACTION_ARGS)}, received {show(kind)}"
             + did_you_mean(kind, ACTION_ARGS),
         )

@@ -95,3 +95,14 @@ def test_missing_script_and_non_table_actions(tmp_path):
     with pytest.raises(ScriptError) as caught:
         load_script(tmp_path / "s.toml")
     assert str(caught.value).endswith('s.toml: [[action]][1]: expected a table, received "pause"')
+
+
+def test_action_kind_key_accepts_common_spellings(tmp_path):
+    from weightwatch.engine.script import load_script
+
+    p = tmp_path / "s.toml"
+    p.write_text('[[action]]\naction = "save"\nname = "a"\n[[action]]\nkind = "pause"\n'
+                 '[[action]]\ntype = "resume"\n[[action]]\ndo = "quit"\n')
+    script = load_script(p)
+    assert [a.kind for a in script.actions] == ["save", "pause", "resume", "quit"]
+    assert script.actions[0].args["name"] == "a"
