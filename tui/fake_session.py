@@ -123,7 +123,9 @@ class FakeSession:
             self._set_state(S.RUNNING, "started")
             self._boundary()
         while not self._stopped.is_set():
-            if self.rate and self._state is S.RUNNING:
+            if not self.rate:
+                self._stopped.wait()
+            elif self._state is S.RUNNING:
                 self.step(1)
                 self._stopped.wait(1.0 / self.rate)
             else:

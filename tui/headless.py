@@ -1,11 +1,14 @@
 """Headless runs: perform a script's actions through the keys and dialogs a person uses.
 
-Each action is carried out with Textual's pilot: `s` opens the save dialog and the name is typed
-into it, `l` opens the picker and the checkpoint is picked with the arrow keys (or its path typed),
-and so on. Triggers are exact: the hold for an action's trigger is registered while training is
-still held at the previous trigger (or before training starts: the app registers the first one
-before it starts the training thread), and training is only released once the next hold is in
-place. A failed action becomes an `error` event (`session.note_error`) and the script goes on.
+Each action is carried out with Textual's pilot: `s` opens the save dialog and the name is pasted
+into its field, `l` opens the picker and the checkpoint is picked with the arrow keys (or its path
+pasted), and so on. Text goes in as a paste (select all, paste), not key by key: each pilot key
+press waits for the app to go idle, 50-100 ms.
+
+Triggers are exact: the hold for an action's trigger is registered while training is still held
+at the previous trigger (or before training starts: the app registers the first one before it
+starts the training thread), and training is only released once the next hold is in place. A
+failed action becomes an `error` event (`session.note_error`) and the script goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, SelectionList, TextArea
@@ -175,10 +179,13 @@ class ScriptRunner:
                                else f"{key!r} did not open the {kind.__name__}")
         return self.app.screen
 
-    async def type_into(self, field: Input, text: str) -> None:
+    async def paste_into(self, field: Input | TextArea, text: str) -> None:
+        """Select everything in the field and paste `text` over it, as a person can."""
         field.focus()
-        field.value = ""
-        await self.pilot.press(*text)
+        await self.pilot.pause()  # focus moves on the next message
+        await self.pilot.press("f7" if isinstance(field, TextArea) else "ctrl+shift+a")
+        self.app.post_message(events.Paste(text))  # as the terminal delivers a paste
+        await self.pilot.pause()
 
     # -- the actions --------------------------------------------------------------------------
 
@@ -201,7 +208,7 @@ class ScriptRunner:
     async def do_save(self, name: str | None) -> None:
         dialog = await self.open("s", SaveDialog)
         if name is not None:
-            await self.type_into(dialog.query_one("#save-name", Input), name)
+            await self.paste_into(dialog.query_one("#save-name", Input), name)
         await self.confirm("enter")
 
     async def do_load(self, checkpoint: str) -> None:
@@ -211,7 +218,7 @@ class ScriptRunner:
         index = names.index(checkpoint) if checkpoint in names else (
             paths.index(checkpoint) if checkpoint in paths else None)
         if index is None:
-            await self.type_into(picker.query_one("#load-path", Input), checkpoint)
+            await self.paste_into(picker.query_one("#load-path", Input), checkpoint)
         else:
             picker.query_one(OptionList).focus()
             await self.pilot.press("home", *["down"] * index)
@@ -220,7 +227,7 @@ class ScriptRunner:
     async def do_rebuild(self, seed: int | None) -> None:
         dialog = await self.open("r", RebuildDialog)
         if seed is not None:
-            await self.type_into(dialog.query_one("#rebuild-seed", Input), str(seed))
+            await self.paste_into(dialog.query_one("#rebuild-seed", Input), str(seed))
         await self.confirm("enter")
 
     async def do_recompile(self, optimizer: str, learning_rate: float | None) -> None:
@@ -232,7 +239,7 @@ class ScriptRunner:
         dialog.query_one(OptionList).focus()
         await self.pilot.press("home", *["down"] * OPTIMIZERS.index(optimizer.lower()))
         if learning_rate is not None:
-            await self.type_into(dialog.query_one("#recompile-lr", Input), repr(learning_rate))
+            await self.paste_into(dialog.query_one("#recompile-lr", Input), repr(learning_rate))
         await self.confirm("enter")
 
     async def do_callbacks(self, **args: list) -> None:
@@ -240,15 +247,16 @@ class ScriptRunner:
         editor.query_one(SelectionList).focus()
         await self.pilot.press(*["delete"] * len(editor.specs))
         for spec in args["set"]:
-            await self.type_into(editor.query_one("#cb-type", Input), spec.type)
-            editor.query_one(TextArea).text = args_text(spec)  # pasted, as a person would
+            await self.paste_into(editor.query_one("#cb-type", Input), spec.type)
+            await self.paste_into(editor.query_one(TextArea), args_text(spec))
             add = editor.query_one("#cb-add")
             while add.has_class("-active"):  # a button ignores presses for 0.2 s after one
                 await self.pilot.pause(0.05)
             add.focus()
             await self.pilot.press("enter")
             if editor.error_text:
-                break
+                await self.close_dialogs()
+                raise ActionFailed(editor.error_text)
             if not spec.enabled:
                 editor.query_one(SelectionList).focus()
                 await self.pilot.press("end", "space")
@@ -256,7 +264,7 @@ class ScriptRunner:
 
     async def do_set_lr(self, value: float) -> None:
         dialog = await self.open("e", LearningRateDialog)
-        await self.type_into(dialog.query_one("#lr-value", Input), repr(value))
+        await self.paste_into(dialog.query_one("#lr-value", Input), repr(value))
         await self.confirm("enter")
 
     async def do_press(self, keys: list[str]) -> None:

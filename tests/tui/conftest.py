@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from textual.notifications import Notification, Notify
-
 from weightwatch.engine.events import SessionState
 from weightwatch.engine.specs import CallbackSpec
 from weightwatch.tui.app import WeightwatchApp

@@ -55,7 +55,13 @@ class StatusBar(Horizontal):
             yield Label("epoch progress", id="epoch-label")
             yield ProgressBar(total=None, show_eta=False, id="epoch-progress")
 
+    shown: Status | None = None
+
     def show(self, status: Status) -> None:
+        """Update from a status snapshot (nothing to do, and no repaint, if it is the same)."""
+        if status == self.shown:
+            return
+        self.shown = status
         self.query_one(StatusLine).show(status)
         total = status.steps_per_epoch or None
         self.query_one(ProgressBar).update(total=total, progress=status.step_in_epoch)
