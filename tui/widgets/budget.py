@@ -20,6 +20,7 @@ class RedrawBudget:
         self.ceiling = ceiling
         self.round_cost = 0.0  # smoothed seconds per round
         self.rounds = 0
+        self.measured = False  # whether round_cost holds a measurement yet
         self._pending = 0.0
         self._last_round = -float("inf")
 
@@ -40,8 +41,9 @@ class RedrawBudget:
     def start_round(self, now: float | None = None) -> None:
         """Fold the costs rendered since the last round into the average; start a new one."""
         if self._pending:
-            weight = 0.5 if self.rounds else 1.0
+            weight = 0.5 if self.measured else 1.0
             self.round_cost += weight * (self._pending - self.round_cost)
+            self.measured = True
         self._pending = 0.0
         self.rounds += 1
         self._last_round = time.perf_counter() if now is None else now
