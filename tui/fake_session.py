@@ -9,6 +9,9 @@ value, recompile keeps it but zeroes the model step. A test double: the real eng
 Without `rate`, nothing moves until a test calls `step(n)`; commands sent while running land at
 the next boundary (the start of the next `step()` or `boundary()` call), and at once while parked.
 With `rate`, `run()` trains `rate` batches per second by itself.
+
+It stays one module, a little over the usual size, because it mirrors one class of the engine
+and tests read it side by side with `engine/session.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +109,8 @@ class FakeSession:
         self._events: list[ev.Event] = []
         self._segments: list[ev.Segment] = []
         self._checkpoints: dict[str, tuple[ev.CheckpointInfo, _Weights, int, int]] = {}
-        self._queue: list[tuple[Callable[[], Any], Future]] = []
+        self._queue: list[tuple[str, Callable[[], Any], Future]] = []
+        self._target = self.config.train.epochs  # a resume after the end adds as many again
         self._holds: list[tuple[str, int | None, Future]] = []
         self._pending_origin: str | None = None
 
@@ -119,7 +124,9 @@ class FakeSession:
             if self._from:
                 self._load_now(self._from)
             self._new_segment(origin)
-            self._emit("started", origin)
+            self._emit("started", origin, {"instance": 1, "seed": self._w.seed,
+                                           "epochs": self._target, "from": self._from,
+                                           "run_dir": str(self.run_dir)})
             self._set_state(S.RUNNING, "started")
             self._boundary()
         while not self._stopped.is_set():
@@ -149,17 +156,17 @@ class FakeSession:
     # -- commands -----------------------------------------------------------------------------
 
     def pause(self) -> Future:
-        return self._command("pause", (), self._do_pause)
+        return self._command("pause")
 
     def resume(self) -> Future:
-        return self._command("resume", (), self._do_resume)
+        return self._command("resume")
 
     def stop(self) -> Future:
         self.calls.append(("stop", ()))
         with self._lock:
             if self._state is not S.STOPPED:
                 self._end_segment()
-                self._emit("quit")
+                self._emit("quit", detail={"epoch": self._epoch})
                 self._set_state(S.STOPPED, "quit")
             self._stopped.set()
         future: Future = Future()
@@ -167,23 +174,22 @@ class FakeSession:
         return future
 
     def set_callbacks(self, specs: list[CallbackSpec]) -> Future:
-        return self._command("set_callbacks", (list(specs),), lambda: self._do_callbacks(specs))
+        return self._command("set_callbacks", list(specs))
 
     def save(self, name: str | None = None) -> Future:
-        return self._command("save", (name,), lambda: self._do_save(name))
+        return self._command("save", name)
 
     def load(self, ref: str) -> Future:
-        return self._command("load", (ref,), lambda: self._do_load(ref))
+        return self._command("load", ref)
 
     def rebuild(self, seed: int | None = None) -> Future:
-        return self._command("rebuild", (seed,), lambda: self._do_rebuild(seed))
+        return self._command("rebuild", seed)
 
     def recompile(self, optimizer: str, learning_rate: float | None = None) -> Future:
-        return self._command("recompile", (optimizer, learning_rate),
-                             lambda: self._do_recompile(optimizer, learning_rate))
+        return self._command("recompile", optimizer, learning_rate)
 
     def set_lr(self, value: float) -> Future:
-        return self._command("set_lr", (value,), lambda: self._do_set_lr(value))
+        return self._command("set_lr", value)
 
     def hold_at_step(self, n: int) -> Future:
         return self._hold("step", n)
@@ -198,7 +204,7 @@ class FakeSession:
         self.calls.append(("release", ()))
         with self._lock:
             if self._state is S.HOLDING:
-                done = self._epoch >= self.config.train.epochs
+                done = self._epoch >= self._target
                 self._set_state(S.FINISHED if done else S.RUNNING, "released")
 
     def note_error(self, message: str, detail: dict) -> None:
@@ -210,7 +216,7 @@ class FakeSession:
     def status(self) -> ev.Status:
         with self._lock:
             return ev.Status(
-                state=self._state, epoch=self._epoch, epochs=self.config.train.epochs,
+                state=self._state, epoch=self._epoch, epochs=self._target,
                 step_in_epoch=self._in_epoch, steps_per_epoch=self._steps_per_epoch,
                 session_step=self._session_step, model_step=self._model_step,
                 instance=self._w.instance, learning_rate=self._lr,
@@ -266,15 +272,15 @@ class FakeSession:
             self._epoch, self._in_epoch = self._epoch + 1, 0
             values["val_loss"] = values["loss"] * 1.1 + 0.02
         self.telemetry.append(x, **values)
-        if self._in_epoch == 0 and self._epoch >= self.config.train.epochs:
-            self._emit("finished")
+        if self._in_epoch == 0 and self._epoch >= self._target:
+            self._emit("finished", detail={"reason": "all epochs done", "epoch": self._epoch})
             self._set_state(S.FINISHED, "all epochs done")
 
     def _boundary(self) -> None:
         """Where the real engine's control callback runs: commands land, holds park."""
         queue, self._queue = self._queue, []
-        for apply, future in queue:
-            self._settle(apply, future)
+        for name, apply, future in queue:
+            self._settle(name, apply, future)
         for hold in list(self._holds):
             kind, value, future = hold
             reached = {"step": self._session_step == value, "epoch": self._epoch == value,
@@ -285,24 +291,28 @@ class FakeSession:
                     self._set_state(S.HOLDING, f"script trigger {kind} {value}")
                 future.set_result(self._session_step)
 
-    def _command(self, name: str, args: tuple, apply: Callable[[], Any]) -> Future:
+    def _command(self, name: str, *args: Any) -> Future:
+        """Queue `_do_<name>(*args)` for the next boundary (run it now if parked)."""
         self.calls.append((name, args))
+        apply = partial(getattr(self, f"_do_{name}"), *args)
         future: Future = Future()
         with self._lock:
             if self._state in (S.STARTING, S.STOPPED, S.FAILED):
                 future.set_exception(
                     CommandRejected(f"cannot {name} while the session is {self._state.value}"))
             elif self._state.parked:
-                self._settle(apply, future)
+                self._settle(name, apply, future)
             else:
-                self._queue.append((apply, future))
+                self._queue.append((name, apply, future))
         return future
 
-    @staticmethod
-    def _settle(apply: Callable[[], Any], future: Future) -> None:
+    def _settle(self, name: str, apply: Callable[[], Any], future: Future) -> None:
         try:
             future.set_result(apply())
         except (CommandRejected, BadInput) as exc:
+            if name not in ("pause", "resume"):  # as the engine does
+                action = "callbacks" if name == "set_callbacks" else name
+                self._emit("error", detail={"action": action, "message": str(exc)})
             future.set_exception(exc)
 
     def _hold(self, kind: str, value: int | None) -> Future:
@@ -318,25 +328,26 @@ class FakeSession:
 
     def _do_pause(self) -> None:
         if self._state in (S.PAUSED, S.FINISHED):
-            raise CommandRejected(f"cannot pause: training is already {self._state.value}")
-        self._emit("pause")
+            raise CommandRejected(f"nothing to pause: training is {self._state.value}")
+        self._emit("pause", detail={"epoch": self._epoch, "step_in_epoch": self._in_epoch})
         self._set_state(S.PAUSED, "paused by a person")
 
     def _do_resume(self) -> None:
         if self._state is S.HOLDING:
-            raise CommandRejected("cannot resume: training is held by the script")
-        if self._epoch >= self.config.train.epochs:
-            raise CommandRejected(f"cannot resume: all {self._epoch} epochs are done; "
-                                  "load a checkpoint or rebuild first")
-        self._emit("resume", self._pending_origin or ev.CONTINUED)
+            raise CommandRejected("already running")
+        detail = {}
+        if self._epoch >= self._target:
+            self._target = detail["epochs"] = self._epoch + self.config.train.epochs
+        self._emit("resume", self._pending_origin or ev.CONTINUED, detail)
         self._pending_origin = None
         self._set_state(S.RUNNING, "resumed")
 
-    def _do_callbacks(self, specs: list[CallbackSpec]) -> None:
+    def _do_set_callbacks(self, specs: list[CallbackSpec]) -> None:
         self._end_segment()
         self._callbacks = tuple(specs)
-        labels = [s.label for s in specs if s.enabled]
-        self._transition("callbacks_changed", ev.CONTINUED, {"callbacks": labels}, self._w.norm())
+        detail = {"callbacks": [s.label for s in specs if s.enabled],
+                  "disabled": [s.label for s in specs if not s.enabled]}
+        self._transition("callbacks_changed", ev.CONTINUED, detail, self._w.norm())
 
     def _do_save(self, name: str | None) -> ev.CheckpointInfo:
         name = name or self.default_checkpoint_name()
@@ -350,7 +361,9 @@ class FakeSession:
             global_norm=self._w.norm(), fingerprint=self._w.fingerprint(), has_optimizer=True,
             created=self._clock(), size=48_213, loadable=True)
         self._checkpoints[name] = (info, replace(self._w), self._model_step, self._epoch)
-        self._emit("checkpoint_saved", detail={"name": name, "path": str(path)})
+        self._emit("checkpoint_saved", detail={"name": name, "path": str(path),
+                                                "epoch": self._epoch,
+                                                "fingerprint": info.fingerprint})
         return info
 
     def _do_load(self, ref: str) -> ev.CheckpointInfo:
@@ -358,7 +371,8 @@ class FakeSession:
         self._end_segment()
         info = self._load_now(ref, found)
         self._transition("checkpoint_loaded", ev.RESTORED,
-                         {"name": info.name, "path": info.path}, before)
+                         {"checkpoint": info.name, "path": info.path, "optimizer_restored": True,
+                          "epoch": info.epoch, "fingerprint": info.fingerprint}, before)
         return info
 
     def _find(self, ref: str) -> tuple[ev.CheckpointInfo, _Weights, int, int]:
@@ -379,7 +393,7 @@ class FakeSession:
         self._end_segment()
         self._w = _Weights(instance=self._w.instance + 1, seed=seed)
         self._model_step = self._epoch = self._in_epoch = 0
-        self._transition("rebuilt", ev.RESET, {"seed": seed}, before)
+        self._transition("rebuilt", ev.RESET, {"instance": self._w.instance, "seed": seed}, before)
 
     def _do_recompile(self, optimizer: str, learning_rate: float | None) -> None:
         if optimizer not in OPTIMIZERS:
@@ -395,7 +409,7 @@ class FakeSession:
         if not value > 0:
             raise BadInput(f"learning rate: expected a number > 0, received {value}")
         old, self._lr = self._lr, float(value)
-        self._emit("lr_changed", detail={"from": old, "to": self._lr})
+        self._emit("lr_changed", detail={"old": old, "new": self._lr})
 
     # -- events and lineage -------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ UNREACHABLE_AFTER_S = 1.0  # parked (not held) this long with the hold pending: 
 class ActionFailed(Exception):
     """An action that could not be carried out; the message becomes the error event."""
 
+    def __init__(self, message: str, recorded: bool = False) -> None:
+        super().__init__(message)
+        self.recorded = recorded  # the engine already recorded an error event for it
+
 
 def describe(trigger: Any) -> str:
     """A trigger as the script wrote it: `at_step = 200`, `when = "finished"`."""
@@ -86,16 +90,19 @@ class ScriptRunner:
     async def run(self, actions: list) -> None:
         if not await self.started():
             return await self.quit()
-        for i, action in enumerate(actions):
+        early = self.app.script_hold  # the first action's, registered before training started
+        for action, following in zip(actions, [*actions[1:], None], strict=True):
             if self.app.finished.is_set():
                 return
             if action.trigger is not None:
-                hold = self.app.script_hold if i == 0 else hold_for(self.session,
-                                                                    action.trigger)
+                hold = early or hold_for(self.session, action.trigger)
                 self.let_go()  # only now: the next hold is registered
                 if not await self.reach(hold, action):
                     continue
                 self.held = True
+            # Actions that let training run register the next trigger first, or it may pass.
+            lets_go = action.kind in ("resume", "wait")
+            early = hold_for(self.session, following.trigger) if lets_go and following else None
             await self.perform(action)
         await self.quit()
 
@@ -139,11 +146,13 @@ class ScriptRunner:
         try:
             await getattr(self, f"do_{action.kind}")(**action.args)
         except ActionFailed as exc:
-            self.fail(action, str(exc))
+            if not exc.recorded:
+                self.fail(action, str(exc))
 
     async def confirm(self, *keys: str) -> None:
         """Press the keys that send a command; the dialog must close and the command succeed."""
         sent, warned = len(self.app.sent), len(self.app.warnings)
+        errors = self.error_count()
         await self.pilot.press(*keys)
         await self.pilot.pause()
         if isinstance(self.app.screen, Dialog):
@@ -158,10 +167,13 @@ class ScriptRunner:
             try:
                 await asyncio.wait_for(asyncio.wrap_future(future), COMMAND_TIMEOUT_S)
             except (CommandRejected, BadInput) as exc:
-                raise ActionFailed(str(exc)) from None
+                raise ActionFailed(str(exc), self.error_count() > errors) from None
             except TimeoutError:
                 raise ActionFailed(f"no answer within {COMMAND_TIMEOUT_S:.0f} s") from None
         await self.pilot.pause()
+
+    def error_count(self) -> int:
+        return sum(event.kind == "error" for event in self.session.events())
 
     async def close_dialogs(self) -> None:
         for _ in range(5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from weightwatch.engine.errors import CheckpointError
 from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.screens.dialogs import RebuildDialog, SaveDialog
 from weightwatch.tui.screens.picker import CheckpointPicker
@@ -182,7 +183,7 @@ async def test_learning_rate_dialog_validates_inside_the_dialog(app, fake):
         fake.boundary()
         await until(lambda: fake.status().learning_rate == 2e-4, pilot)
         await pilot.pause()
-        assert "lr_changed from=0.001 to=0.0002" in screen(app)
+        assert "lr_changed old=0.001 new=0.0002" in screen(app)
     assert [c for c in fake.calls if c[0] == "set_lr"] == [("set_lr", (2e-4,))]
 
 
@@ -200,14 +201,28 @@ async def test_keys_while_starting_only_warn(tmp_path, notes):
     assert commands(fake) == ["stop"]
 
 
-async def test_a_rejected_command_is_an_error_notification_and_nothing_changes(app, fake, notes):
+async def test_a_failed_command_is_an_error_notification_and_nothing_changes(app, fake, notes):
+    def disk_full(name):
+        raise CheckpointError(f"{name}: cannot write checkpoints/{name}.weights.h5: disk full")
+
+    fake._do_save = disk_full
     async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
+        await running(pilot, fake)
+        fake.step(20)
+        await pilot.press("s", "enter")
+        fake.boundary()
+        await until(lambda: notes.of("error"), pilot)
+        assert notes.of("error") == [
+            "step-000020: cannot write checkpoints/step-000020.weights.h5: disk full"]
+        assert fake.status().state is S.RUNNING and fake.list_checkpoints() == []
+        assert app.screen is app.dashboard and app.is_running
+
+
+async def test_resume_after_the_last_epoch_trains_another_round(app, fake):
+    async with app.run_test(size=SIZE) as pilot:
         await running(pilot, fake)
         fake.step(240)  # all 4 epochs: FINISHED
         await until(lambda: "● FINISHED" in screen(app), pilot)
-        await pilot.press("p")  # resume when all epochs are done
-        await until(lambda: notes.of("error"), pilot)
-        assert notes.of("error") == [
-            "cannot resume: all 4 epochs are done; load a checkpoint or rebuild first"]
-        assert fake.status().state is S.FINISHED
-        assert app.screen is app.dashboard
+        await pilot.press("p")
+        await until(lambda: fake.status().state is S.RUNNING, pilot)
+        assert fake.status().epochs == 8

@@ -72,6 +72,27 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
     return list(range(first, int(hi) + 1, int(step)))
 
 
+def label_rows(markers: list[Marker], x_range: tuple[float, float], columns: int,
+               rows: int = 3) -> list[tuple[int, str]]:
+    """(row, alignment) for each marker's label so that neighbouring labels do not overlap.
+
+    Labels sit right of their line (left of it near the right edge), on the top row when there
+    is room, else one row down, up to `rows` rows.
+    """
+    x_lo, x_hi = x_range
+    ends = [-2] * rows  # the last column used on each row
+    placed = []
+    for marker in markers:
+        column = round((marker.x - x_lo) / max(1e-9, x_hi - x_lo) * (columns - 1))
+        align = "right" if column > 0.8 * columns else "left"
+        start = column - len(marker.label) + 1 if align == "right" else column
+        row = next((r for r in range(rows) if ends[r] < start - 1), min(range(rows),
+                                                                        key=ends.__getitem__))
+        ends[row] = max(ends[row], start + len(marker.label) - 1)
+        placed.append((row, align))
+    return placed
+
+
 @dataclass(frozen=True)
 class Trace:
     """One line to draw: its legend label, points and theme colour variable."""
@@ -122,13 +143,15 @@ class TimelineChart(PlotextPlot):
         plt.xlim(x_lo, x_hi)
         plt.xticks(nice_ticks(*self.x_range))
         plt.ylim(y_lo, y_hi)
-        for marker in self.markers:
+        columns = max(8, self.size.width - Y_AXIS_COLUMNS)
+        row_height = (y_hi - y_lo) / max(4, self.size.height - 4)
+        for marker, (row, align) in zip(self.markers, label_rows(self.markers, self.x_range,
+                                                                 columns), strict=True):
             colour = theme_rgb(self.app, verdict_variable(marker.verdict)
                                if marker.verdict else NEUTRAL)
             plt.vline(marker.x, color=colour)
-            right = marker.x > x_lo + 0.8 * (x_hi - x_lo)  # keep labels near the edge inside
-            plt.text(marker.label, marker.x, y_hi, color=colour,
-                     alignment="right" if right else "left")
+            plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour,
+                     alignment=align)
         self.refresh()
 
     def _y_range(self) -> tuple[float, float]:

@@ -7,18 +7,25 @@ from textual.widgets import RichLog
 from weightwatch.engine import events as ev
 from weightwatch.tui.widgets.theme import theme_style, verdict_variable
 
+HIDDEN_DETAIL = ("fingerprint", "run_dir", "path", "instance", "from", "action", "kind",
+                 "traceback", "type")  # in the report; too long or repeated for a log line
+MAX_VALUE = 40
+
 
 def detail_text(event: ev.Event) -> str:
-    """The event's detail as short `key=value` pairs."""
+    """The event's detail as short `key=value` pairs (the report has all of it)."""
     parts = []
     for key, value in event.detail.items():
-        if key == "path" and "name" in event.detail:
-            continue  # the name says it, the path is in the report
+        if key in HIDDEN_DETAIL or value is None:
+            continue
         if isinstance(value, float):
             value = f"{value:.3g}"
-        elif isinstance(value, list):
+        elif isinstance(value, list | tuple):
             value = ",".join(map(str, value)) or "none"
-        parts.append(f"{key}={value}")
+        value = str(value)
+        if len(value) > MAX_VALUE:
+            value = value[:MAX_VALUE - 1] + "…"
+        parts.append(value if key == "message" else f"{key}={value}")
     return " ".join(parts)
 
 
