@@ -12,6 +12,10 @@ import numpy as np
 
 RING = 2048
 COLUMNS = ("loss", "lr", "global_norm", "model_step")
+# The divergence sentinel: a non-finite loss stops the step before gradients are applied (the
+# weights stay those of the last good step); a step that leaves the weights non-finite stops right
+# after it (the weights are then lost, and the session says so).
+SENTINEL = "weightwatch: the loss is not finite"
 
 
 class TelemetryProbe:
@@ -46,7 +50,7 @@ class TelemetryProbe:
         if original_loss is not None:
 
             def _compute_loss(*args, **kwargs):
-                loss = original_loss(*args, **kwargs)
+                loss = tf.debugging.check_numerics(original_loss(*args, **kwargs), SENTINEL)
                 captured["loss"] = loss
                 return loss
 
@@ -74,8 +78,9 @@ class TelemetryProbe:
         opt = self.model.optimizer
         lr = tf.cast(opt.learning_rate, f64)
         step = tf.cast(opt.iterations, f64)
+        gnorm = tf.debugging.check_numerics(tf.sqrt(tf.reduce_sum(layer_sq)), SENTINEL)
         row = tf.concat(
-            [tf.stack([tf.cast(loss, f64), lr, tf.sqrt(tf.reduce_sum(layer_sq)), step]),
+            [tf.stack([tf.cast(loss, f64), lr, gnorm, step]),
              tf.sqrt(layer_sq)], axis=0)
         i = self._counter % self.ring_size
         self._ring.scatter_nd_update(tf.reshape(i, [1, 1]), tf.reshape(row, [1, -1]))

@@ -25,7 +25,7 @@ from .data import BatchFeed  # noqa: E402
 from .dispatcher import CallbackDispatcher  # noqa: E402
 from .errors import BadInput  # noqa: E402
 from .events import Event, SessionState  # noqa: E402
-from .probe import TelemetryProbe  # noqa: E402
+from .probe import SENTINEL, TelemetryProbe  # noqa: E402
 from .runlog import RunLog  # noqa: E402
 from .weights import fingerprint, global_norm, model_step  # noqa: E402
 
@@ -139,7 +139,10 @@ class Trainer:
         except (RestartFit, Quit):
             raise
         except Exception as e:
-            self._user_code_failed(e)
+            if SENTINEL in str(e):
+                self._diverged()
+            else:
+                self._user_code_failed(e)
             return
         if self.epoch >= self.target_epochs:
             self.finish("all epochs done")
@@ -368,6 +371,24 @@ class Trainer:
         self.error("training", exc, user_code=True)
         self.close_segment()
         self.session._set_state(SessionState.PAUSED, f"paused: {one_line(exc)}")
+        self.publish()
+
+    def _diverged(self) -> None:
+        """The loss went NaN/inf: the step was not applied; pause and point at the last good
+        checkpoint."""
+        self.flush()
+        self.close_segment()
+        saved = [c for c in self.session.store.list() if c.source == "weightwatch"]
+        last = saved[-1].name if saved else None
+        intact = all(np.isfinite(w).all() for w in self.model.get_weights())
+        state = ("the weights are from the step before" if intact else
+                 "the weights are no longer finite")
+        self.record("diverged", detail={
+            "batch": self.done + 1, "last_good_checkpoint": last, "weights_finite": intact,
+            "message": f"loss or weights not finite at batch {self.done + 1}; {state}"
+                       + (f"; load {last!r} to go back" if last else "")})
+        hint = f" - press l to load {last}" if last else ""
+        self.session._set_state(SessionState.PAUSED, f"diverged at step {self.done + 1}{hint}")
         self.publish()
 
     def finish(self, reason: str) -> None:

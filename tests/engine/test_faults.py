@@ -143,3 +143,33 @@ def test_callback_that_raises_pauses_training_and_session_stays_usable(make_conf
     r = finish(s)
     assert r["final"]["epoch"] == 3
     assert any(c["name"] == "before" for c in r["checkpoints"])
+
+
+def test_divergence_pauses_at_the_batch_with_finite_weights_and_names_the_checkpoint(make_config):
+    cfg = make_config("div", epochs=50, extra="")
+    import dataclasses
+
+    cfg = dataclasses.replace(cfg, compile=dataclasses.replace(cfg.compile, learning_rate=1e9))
+    s = started(cfg, hold=0)
+    held_at(s, 0)  # before the first step: the only good weights with this learning rate
+    s.save("first").result(T)
+    s.release()
+    deadline = __import__("time").time() + T
+    while s.state.value != "paused" and __import__("time").time() < deadline:
+        __import__("time").sleep(0.05)
+    import numpy as np
+
+    ev = events_of(s.report(), "diverged")[0]
+    assert ev["detail"]["last_good_checkpoint"] == "first"
+    assert "not finite" in ev["detail"]["message"] and "diverged" in s.status().message
+    finite = all(np.isfinite(w).all() for w in model(s).get_weights())
+    assert ev["detail"]["weights_finite"] is finite
+    # it stopped at the first bad batch: every recorded loss and norm is finite
+    assert np.isfinite(s.telemetry.window("loss", width=10_000)[1]).all()
+    assert np.isfinite(s.telemetry.window("global_norm", width=10_000)[1]).all()
+    assert ev["session_step"] == s.status().session_step < 50 * 4
+    s.load("first").result(T)
+    s.set_lr(0.001).result(T)
+    s.resume().result(T)
+    r = finish(s)
+    assert r["final"]["epoch"] == 50 and np.isfinite(r["final"]["loss"])
