@@ -103,7 +103,7 @@ class Trainer:
         self.builder = resolve_import(cfg.model.builder, "[model].builder", cfg.path)
         self.model = self.build_model(cfg.run.seed)
         self.instance = 1
-        entries = transitions.make_entries(list(cfg.callbacks), cfg.path)
+        entries = transitions.make_entries(list(cfg.callbacks), cfg.path, s.run_dir)
         self.dispatcher.replace(entries, self.model, None)
         origin = "fresh"
         if s.from_checkpoint:

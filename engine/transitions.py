@@ -6,6 +6,9 @@ session's (epoch, step) with the new state (a load, rebuild, recompile or callba
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from .check import make_callback
 from .errors import BadInput, CommandRejected
 from .events import CONTINUED, OPTIMIZER_RESET, RESET, RESTORED, SessionState
@@ -14,9 +17,25 @@ from .specs import CallbackSpec
 RUNNING_LIKE = (SessionState.RUNNING, SessionState.HOLDING)
 
 
-def make_entries(specs: list[CallbackSpec], file) -> list:
-    """Instantiate callbacks (enabled or not, so a toggle costs nothing later)."""
-    return [(spec, make_callback(spec, file=file, index=i + 1)) for i, spec in enumerate(specs)]
+# Callback arguments that name files: relative ones land in the run directory, where the
+# checkpoint picker and `inspect` look, not wherever the process happened to start.
+PATH_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
+
+
+def in_run_dir(spec: CallbackSpec, run_dir: Path) -> CallbackSpec:
+    kwargs = dict(spec.kwargs)
+    for key in PATH_ARGUMENTS:
+        value = kwargs.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            kwargs[key] = str(run_dir / value)
+    return replace(spec, kwargs=kwargs) if kwargs != spec.kwargs else spec
+
+
+def make_entries(specs: list[CallbackSpec], file, run_dir: Path) -> list:
+    """Instantiate callbacks (enabled or not, so a toggle costs nothing later). The entries keep
+    the spec as written; the instance gets paths inside the run directory."""
+    return [(spec, make_callback(in_run_dir(spec, run_dir), file=file, index=i + 1))
+            for i, spec in enumerate(specs)]
 
 
 def apply(t, cmd) -> bool:
@@ -104,7 +123,7 @@ def stop(t):
 
 
 def set_callbacks(t, specs):
-    entries = make_entries(specs, t.config.path)  # raises ConfigError: nothing changes
+    entries = make_entries(specs, t.config.path, t.session.run_dir)  # raises: nothing changes
     norm = t.norm()
     running = _running(t)
     if running:

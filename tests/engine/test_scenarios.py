@@ -138,3 +138,24 @@ def test_keras_callback_stopping_training_finishes_the_session(make_config):
     assert fin["detail"]["reason"] == "a callback stopped training"
     assert r["final"]["epoch"] < 30
     assert isinstance(keras.callbacks.EarlyStopping, type)
+
+
+def test_users_model_checkpoint_writes_into_the_run_dir_and_its_files_load(make_config):
+    cfg = make_config(epochs=2, extra="""
+        [[callbacks]]
+        type = "ModelCheckpoint"
+        filepath = "mc/epoch-{epoch}.weights.h5"
+        save_weights_only = true
+    """)
+    s = started(cfg)
+    r = finish(s)
+    files = sorted(p.name for p in (s.run_dir / "mc").iterdir())
+    assert files == ["epoch-1.weights.h5", "epoch-2.weights.h5"]
+    listed = [c for c in s.list_checkpoints() if c.source == "file"]
+    assert [c.name for c in listed] == ["mc/epoch-1.weights.h5", "mc/epoch-2.weights.h5"]
+    assert r["segments"][0]["callbacks"] == ["ModelCheckpoint"]
+    s2 = started(make_config("again", epochs=2), run_dir=s.run_dir,
+                 from_checkpoint="mc/epoch-2.weights.h5")
+    r2 = finish(s2)
+    assert r2["segments"][0]["origin"] == "restored"
+    assert r2["segments"][0]["start_fingerprint"] == r["final"]["fingerprint"]
