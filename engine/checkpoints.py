@@ -28,7 +28,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 def check_name(name: str) -> str:
     if not NAME_RE.match(name or "") or name.endswith(".json"):
         raise CheckpointError(
-            f"checkpoint name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+            f"checkpoint name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)"
+        )
     return name
 
 
@@ -38,8 +39,9 @@ def h5_layout(path: Path) -> dict[str, tuple]:
 
     layout: dict[str, tuple] = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda k, v: layout.__setitem__(k, v.shape)
-                     if isinstance(v, h5py.Dataset) else None)
+        f.visititems(
+            lambda k, v: layout.__setitem__(k, v.shape) if isinstance(v, h5py.Dataset) else None
+        )
     return layout
 
 
@@ -102,19 +104,31 @@ class CheckpointStore:
         path = self.dir / m["file"]
         problem = _problem(path, m.get("sha256")) if verify else None
         return CheckpointInfo(
-            name=m["name"], path=str(path), source="weightwatch",
-            model_step=m.get("model_step"), epoch=m.get("epoch"),
-            step_in_epoch=m.get("step_in_epoch"), loss=m.get("loss"),
-            global_norm=m.get("global_norm"), fingerprint=m.get("fingerprint"),
-            has_optimizer=m.get("has_optimizer"), created=m.get("created"), size=m.get("size"),
-            loadable=(problem is None) if verify else None, problem=problem)
+            name=m["name"],
+            path=str(path),
+            source="weightwatch",
+            model_step=m.get("model_step"),
+            epoch=m.get("epoch"),
+            step_in_epoch=m.get("step_in_epoch"),
+            loss=m.get("loss"),
+            global_norm=m.get("global_norm"),
+            fingerprint=m.get("fingerprint"),
+            has_optimizer=m.get("has_optimizer"),
+            created=m.get("created"),
+            size=m.get("size"),
+            loadable=(problem is None) if verify else None,
+            problem=problem,
+        )
 
     def foreign_files(self) -> list[Path]:
         """Other `.weights.h5` files in the run directory (the user's own ModelCheckpoint)."""
         if not self.run_dir.is_dir():
             return []
-        return sorted(p for p in self.run_dir.rglob("*.weights.h5")
-                      if not p.name.endswith(OWN_SUFFIX) and not p.name.startswith(TEMP_PREFIX))
+        return sorted(
+            p
+            for p in self.run_dir.rglob("*.weights.h5")
+            if not p.name.endswith(OWN_SUFFIX) and not p.name.startswith(TEMP_PREFIX)
+        )
 
     def list(self, verify: bool = False) -> list[CheckpointInfo]:
         infos = [self.info_from_manifest(m, verify) for m in self.manifests().values()]
@@ -122,10 +136,17 @@ class CheckpointStore:
         for p in self.foreign_files():
             st = p.stat()
             problem = _problem(p, None) if verify else None
-            infos.append(CheckpointInfo(
-                name=str(p.relative_to(self.run_dir)), path=str(p), source="file",
-                created=st.st_mtime, size=st.st_size,
-                loadable=(problem is None) if verify else None, problem=problem))
+            infos.append(
+                CheckpointInfo(
+                    name=str(p.relative_to(self.run_dir)),
+                    path=str(p),
+                    source="file",
+                    created=st.st_mtime,
+                    size=st.st_size,
+                    loadable=(problem is None) if verify else None,
+                    problem=problem,
+                )
+            )
         return infos
 
     def resolve(self, ref: str) -> tuple[Path, dict | None]:
@@ -144,7 +165,9 @@ class CheckpointStore:
                         return c, m
                 return c, None
         names = ", ".join(manifests) or "none saved yet"
-        raise CheckpointError(f"checkpoint {ref!r}: no such checkpoint or file (checkpoints: {names})")
+        raise CheckpointError(
+            f"checkpoint {ref!r}: no such checkpoint or file (checkpoints: {names})"
+        )
 
     # ----- saving (training thread) ----------------------------------------------------------
     def save(self, model, name: str, meta: dict) -> CheckpointInfo:
@@ -161,15 +184,26 @@ class CheckpointStore:
             commit(temp, final)
         except OSError as e:
             temp.unlink(missing_ok=True)
-            raise CheckpointError(f"checkpoint {name!r}: cannot write {self.dir}: {e.strerror or e}") from None
+            raise CheckpointError(
+                f"checkpoint {name!r}: cannot write {self.dir}: {e.strerror or e}"
+            ) from None
         old = self.manifests().get(name)
-        manifest = {"format": FORMAT, "name": name, "file": final.name, "sha256": sha,
-                    "size": final.stat().st_size, "created": time.time(), "has_optimizer": True,
-                    **meta}
+        manifest = {
+            "format": FORMAT,
+            "name": name,
+            "file": final.name,
+            "sha256": sha,
+            "size": final.stat().st_size,
+            "created": time.time(),
+            "has_optimizer": True,
+            **meta,
+        }
         try:
             write_json(self.dir / f"{name}.json", manifest)
         except OSError as e:
-            raise CheckpointError(f"checkpoint {name!r}: cannot write its manifest: {e.strerror or e}") from None
+            raise CheckpointError(
+                f"checkpoint {name!r}: cannot write its manifest: {e.strerror or e}"
+            ) from None
         if old and old.get("file") != final.name:
             (self.dir / old["file"]).unlink(missing_ok=True)
         return self.info_from_manifest(manifest)
@@ -185,7 +219,10 @@ class CheckpointStore:
         path, manifest = self.resolve(ref)
         label = path.name
         if path.suffix == ".keras" or path.name.endswith(".keras"):
-            raise CheckpointError(f"{label}: a .keras archive; weightwatch loads .weights.h5 files (model.save_weights)")
+            raise CheckpointError(
+                f"{label}: a .keras archive; weightwatch loads .weights.h5 files "
+                "(model.save_weights)"
+            )
         if not path.name.endswith(".weights.h5"):
             raise CheckpointError(f"{label}: not a .weights.h5 file")
         problem = _problem(path, manifest.get("sha256") if manifest else None)
@@ -193,9 +230,13 @@ class CheckpointStore:
             raise CheckpointError(f"{label}: {problem}")
         with_optimizer = self._check_layout(model, path, label)
         self._assign(model, path, label, manifest)
-        info = (self.info_from_manifest(manifest) if manifest else
-                CheckpointInfo(name=str(path), path=str(path), source="file",
-                               has_optimizer=with_optimizer))
+        info = (
+            self.info_from_manifest(manifest)
+            if manifest
+            else CheckpointInfo(
+                name=str(path), path=str(path), source="file", has_optimizer=with_optimizer
+            )
+        )
         return info, manifest, with_optimizer
 
     def _check_layout(self, model, path: Path, label: str) -> bool:
@@ -206,12 +247,20 @@ class CheckpointStore:
         want = model_layout(model)
         for key in sorted(k for k in want if not k.startswith("optimizer/")):
             if key not in have:
-                raise CheckpointError(f"{label}: does not fit this model: {key} {want[key]} is missing from the file")
+                raise CheckpointError(
+                    f"{label}: does not fit this model: {key} {want[key]} is missing from the file"
+                )
             if tuple(have[key]) != tuple(want[key]):
-                raise CheckpointError(f"{label}: does not fit this model: {key} has shape {tuple(have[key])} in the file, {tuple(want[key])} in the model")
+                raise CheckpointError(
+                    f"{label}: does not fit this model: {key} has shape {tuple(have[key])} "
+                    f"in the file, {tuple(want[key])} in the model"
+                )
         extra = sorted(k for k in have if not k.startswith("optimizer/") and k not in want)
         if extra:
-            raise CheckpointError(f"{label}: does not fit this model: the file has {extra[0]} {tuple(have[extra[0]])}, the model has no such variable")
+            raise CheckpointError(
+                f"{label}: does not fit this model: the file has {extra[0]} "
+                f"{tuple(have[extra[0]])}, the model has no such variable"
+            )
         opt_have = {k: tuple(v) for k, v in have.items() if k.startswith("optimizer/")}
         opt_want = {k: tuple(v) for k, v in want.items() if k.startswith("optimizer/")}
         return bool(opt_have) and opt_have == opt_want
@@ -229,14 +278,20 @@ class CheckpointStore:
             if manifest and manifest.get("rng") is not None:
                 for v, state in zip(rng_variables(model), manifest["rng"], strict=True):
                     v.assign(state)
-            if manifest and manifest.get("fingerprint") and fingerprint(model) != manifest["fingerprint"]:
+            if (
+                manifest
+                and manifest.get("fingerprint")
+                and fingerprint(model) != manifest["fingerprint"]
+            ):
                 raise CheckpointError(f"{label}: weights do not match the manifest's fingerprint")
         except Exception as e:
             restore(snap)
             if isinstance(e, CheckpointError):
                 raise
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise CheckpointError(f"{label}: could not be loaded ({first}); the model is unchanged") from None
+            raise CheckpointError(
+                f"{label}: could not be loaded ({first}); the model is unchanged"
+            ) from None
 
 
 def model_layout(model) -> dict[str, tuple]:

@@ -16,8 +16,16 @@ import numpy as np
 class BatchFeed:
     """Deterministic batches over in-memory arrays."""
 
-    def __init__(self, x, y, *, batch_size: int, seed: int, shuffle: bool = True,
-                 steps_per_epoch: int | None = None) -> None:
+    def __init__(
+        self,
+        x,
+        y,
+        *,
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        steps_per_epoch: int | None = None,
+    ) -> None:
         self.x, self.y = x, y
         self.n = len(x)
         self.batch_size = batch_size
@@ -47,10 +55,11 @@ class BatchFeed:
         def epochs():
             for e in range(start_epoch, end_epoch):
                 idx = self.order(e)
-                yield idx[start_step * b:] if e == start_epoch else idx
+                yield idx[start_step * b :] if e == start_epoch else idx
 
         ds = tf.data.Dataset.from_generator(
-            epochs, output_signature=tf.TensorSpec([None], tf.int64))
+            epochs, output_signature=tf.TensorSpec([None], tf.int64)
+        )
         ds = ds.flat_map(lambda idx: tf.data.Dataset.from_tensor_slices(idx).batch(b))
         ds = ds.map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)))
         return ds.prefetch(2)

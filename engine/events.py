@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # Verdicts: what a transition did to the weights (DESIGN.md, "what really happens").
@@ -27,7 +27,7 @@ VERDICT_WORDS = {
 }
 
 
-class SessionState(str, Enum):
+class SessionState(StrEnum):
     """Where the training thread is."""
 
     STARTING = "starting"  # importing TensorFlow, building the model

@@ -19,10 +19,21 @@ def inspect_run(run_dir: Path) -> dict:
     store = CheckpointStore(run_dir, clean=False)
     checkpoints = []
     for c in store.list(verify=True):
-        checkpoints.append({
-            "name": c.name, "path": c.path, "source": c.source, "model_step": c.model_step,
-            "epoch": c.epoch, "loss": c.loss, "global_norm": c.global_norm,
-            "fingerprint": c.fingerprint, "has_optimizer": c.has_optimizer,
-            "created": c.created, "loadable": bool(c.loadable), "problem": c.problem})
+        checkpoints.append(
+            {
+                "name": c.name,
+                "path": c.path,
+                "source": c.source,
+                "model_step": c.model_step,
+                "epoch": c.epoch,
+                "loss": c.loss,
+                "global_norm": c.global_norm,
+                "fingerprint": c.fingerprint,
+                "has_optimizer": c.has_optimizer,
+                "created": c.created,
+                "loadable": bool(c.loadable),
+                "problem": c.problem,
+            }
+        )
     events, segments = read_run(run_dir)
     return {"checkpoints": checkpoints, "segments": segments, "events": events}

@@ -50,8 +50,10 @@ class Lineage:
         detail: dict = {}
         if weights == "restored" and loaded is not None:
             verdict = RESTORED
-            detail = {"checkpoint": loaded.get("checkpoint"),
-                      "optimizer_restored": optimizer == "restored"}
+            detail = {
+                "checkpoint": loaded.get("checkpoint"),
+                "optimizer_restored": optimizer == "restored",
+            }
         elif weights == "reset":
             verdict = RESET
         elif optimizer == "fresh":
@@ -66,11 +68,25 @@ class Lineage:
             detail["same_instance"] = True
         return verdict, detail
 
-    def open(self, *, origin: str, instance: int, session_step: int, model_step: int,
-             fingerprint: str, callbacks: list[str]) -> Segment:
-        seg = Segment(index=len(self.segments), origin=origin, instance=instance,
-                      start_session_step=session_step, start_model_step=model_step,
-                      start_fingerprint=fingerprint, callbacks=callbacks)
+    def open(
+        self,
+        *,
+        origin: str,
+        instance: int,
+        session_step: int,
+        model_step: int,
+        fingerprint: str,
+        callbacks: list[str],
+    ) -> Segment:
+        seg = Segment(
+            index=len(self.segments),
+            origin=origin,
+            instance=instance,
+            start_session_step=session_step,
+            start_model_step=model_step,
+            start_fingerprint=fingerprint,
+            callbacks=callbacks,
+        )
         self.segments.append(seg)
         self.pending.clear()
         return seg

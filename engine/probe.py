@@ -71,7 +71,9 @@ class TelemetryProbe:
     def _record(self, tf, loss) -> None:
         f64 = tf.float64
         sums = [
-            tf.add_n([tf.reduce_sum(tf.square(tf.cast(v.value, f64))) for v in layer.trainable_weights])
+            tf.add_n(
+                [tf.reduce_sum(tf.square(tf.cast(v.value, f64))) for v in layer.trainable_weights]
+            )
             for layer in self.layers
         ]
         layer_sq = tf.stack(sums) if sums else tf.zeros([0], f64)
@@ -80,8 +82,8 @@ class TelemetryProbe:
         step = tf.cast(opt.iterations, f64)
         gnorm = tf.debugging.check_numerics(tf.sqrt(tf.reduce_sum(layer_sq)), SENTINEL)
         row = tf.concat(
-            [tf.stack([tf.cast(loss, f64), lr, gnorm, step]),
-             tf.sqrt(layer_sq)], axis=0)
+            [tf.stack([tf.cast(loss, f64), lr, gnorm, step]), tf.sqrt(layer_sq)], axis=0
+        )
         i = self._counter % self.ring_size
         self._ring.scatter_nd_update(tf.reshape(i, [1, 1]), tf.reshape(row, [1, -1]))
         self._counter.assign_add(1)

@@ -7,28 +7,53 @@ from pathlib import Path
 
 from .atomic import write_json
 
-EVENT_KEYS = ("session_step", "model_step", "kind", "verdict", "detail", "norm_before",
-              "norm_after")
+EVENT_KEYS = (
+    "session_step",
+    "model_step",
+    "kind",
+    "verdict",
+    "detail",
+    "norm_before",
+    "norm_after",
+)
 
 
 def build_report(session, final: dict | None, trainer=None) -> dict:
     status = session.status()
     events = [{k: getattr(ev, k) for k in EVENT_KEYS} for ev in session.events()]
     segments = [seg.to_json() for seg in session.segments()]
-    checkpoints = [{"name": c.name, "path": c.path, "model_step": c.model_step,
-                    "epoch": c.epoch, "fingerprint": c.fingerprint}
-                   for c in session.store.list() if c.source == "weightwatch"]
+    checkpoints = [
+        {
+            "name": c.name,
+            "path": c.path,
+            "model_step": c.model_step,
+            "epoch": c.epoch,
+            "fingerprint": c.fingerprint,
+        }
+        for c in session.store.list()
+        if c.source == "weightwatch"
+    ]
     steps_per_s = None
     if trainer is not None and trainer.train_seconds > 0:
         steps_per_s = trainer.train_steps / trainer.train_seconds
     elif status.steps_per_s is not None:
         steps_per_s = status.steps_per_s
     if final is None:
-        final = {"model_step": status.model_step, "epoch": status.epoch, "loss": status.loss,
-                 "global_norm": status.global_norm, "fingerprint": None}
-    return {"session_steps": status.session_step, "segments": segments, "events": events,
-            "checkpoints": checkpoints, "final": final,
-            "throughput": {"steps_per_s": steps_per_s}}
+        final = {
+            "model_step": status.model_step,
+            "epoch": status.epoch,
+            "loss": status.loss,
+            "global_norm": status.global_norm,
+            "fingerprint": None,
+        }
+    return {
+        "session_steps": status.session_step,
+        "segments": segments,
+        "events": events,
+        "checkpoints": checkpoints,
+        "final": final,
+        "throughput": {"steps_per_s": steps_per_s},
+    }
 
 
 def write_report(report: dict, path: Path) -> None:

@@ -28,8 +28,9 @@ class RunLog:
         self._metrics_path = self.run_dir / "metrics.csv"
         self._metrics = None
         self._writer = None
-        self._write({"type": "session", "session": self.session_id, "time": time.time(),
-                     "pid": os.getpid()})
+        self._write(
+            {"type": "session", "session": self.session_id, "time": time.time(), "pid": os.getpid()}
+        )
 
     def _write(self, record: dict) -> None:
         self._events.write(json.dumps(record, default=float) + "\n")

@@ -41,9 +41,14 @@ class Hold:
 class Session:
     """A training session on one background thread (see module docstring)."""
 
-    def __init__(self, config: Config, *, run_dir: Path | str | None = None,
-                 from_checkpoint: str | None = None,
-                 listener: Callable[[object], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        run_dir: Path | str | None = None,
+        from_checkpoint: str | None = None,
+        listener: Callable[[object], None] | None = None,
+    ) -> None:
         self.config = config
         self.run_dir = Path(run_dir or config.run.run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -58,11 +63,22 @@ class Session:
         self._events: list[Event] = []
         self.lineage = Lineage()
         self._state = SessionState.STARTING
-        self._status = Status(state=self._state, epoch=0, epochs=config.train.epochs,
-                              step_in_epoch=0, steps_per_epoch=0, session_step=0, model_step=0,
-                              instance=0, learning_rate=config.compile.learning_rate,
-                              steps_per_s=None, loss=None, global_norm=None,
-                              callbacks=tuple(config.callbacks), optimizer=config.compile.optimizer)
+        self._status = Status(
+            state=self._state,
+            epoch=0,
+            epochs=config.train.epochs,
+            step_in_epoch=0,
+            steps_per_epoch=0,
+            session_step=0,
+            model_step=0,
+            instance=0,
+            learning_rate=config.compile.learning_rate,
+            steps_per_s=None,
+            loss=None,
+            global_norm=None,
+            callbacks=tuple(config.callbacks),
+            optimizer=config.compile.optimizer,
+        )
         self._report: dict | None = None
         self.attention = False  # read per batch by the control callback: anything to do?
         self.hold_step = -1  # the nearest pending `hold_at_step`, -1 if none
@@ -178,9 +194,12 @@ class Session:
                 hold.future.set_exception(CommandRejected("the session has stopped"))
                 return hold.future
             if hold.kind == "step" and hold.value < self._status.session_step:
-                hold.future.set_exception(CommandRejected(
-                    f"step {hold.value} has already passed (session step is "
-                    f"{self._status.session_step})"))
+                hold.future.set_exception(
+                    CommandRejected(
+                        f"step {hold.value} has already passed (session step is "
+                        f"{self._status.session_step})"
+                    )
+                )
                 return hold.future
             self._holds.append(hold)
             self._refresh_hold_step()
@@ -211,8 +230,9 @@ class Session:
                 elif kind == "finished" or (h.value == value and (kind == "step" or at_start)):
                     hit.append(h)
                 elif value is not None and (h.value < value or h.value == value):
-                    h.future.set_exception(CommandRejected(
-                        f"{kind} {h.value} has already passed ({kind} is {value})"))
+                    h.future.set_exception(
+                        CommandRejected(f"{kind} {h.value} has already passed ({kind} is {value})")
+                    )
                 else:
                     keep.append(h)
             self._holds = keep

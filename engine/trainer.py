@@ -98,8 +98,14 @@ class Trainer:
             cut = int(len(x) * (1 - cfg.data.validation_split))
             x, y, xv, yv = x[:cut], y[:cut], x[cut:], y[cut:]
         self.validation = (xv, yv) if xv is not None else None
-        self.feed = BatchFeed(x, y, batch_size=cfg.data.batch_size, seed=cfg.run.seed,
-                              shuffle=cfg.data.shuffle, steps_per_epoch=cfg.train.steps_per_epoch)
+        self.feed = BatchFeed(
+            x,
+            y,
+            batch_size=cfg.data.batch_size,
+            seed=cfg.run.seed,
+            shuffle=cfg.data.shuffle,
+            steps_per_epoch=cfg.train.steps_per_epoch,
+        )
         self.builder = resolve_import(cfg.model.builder, "[model].builder", cfg.path)
         self.model = self.build_model(cfg.run.seed)
         self.instance = 1
@@ -110,9 +116,17 @@ class Trainer:
             transitions.load_checkpoint(self, s.from_checkpoint)
             origin = "restored"
         self.open_segment(origin)
-        self.record("started", verdict=origin, detail={
-            "instance": self.instance, "seed": cfg.run.seed, "epochs": self.target_epochs,
-            "from": s.from_checkpoint, "run_dir": str(s.run_dir)})
+        self.record(
+            "started",
+            verdict=origin,
+            detail={
+                "instance": self.instance,
+                "seed": cfg.run.seed,
+                "epochs": self.target_epochs,
+                "from": s.from_checkpoint,
+                "run_dir": str(s.run_dir),
+            },
+        )
         s._set_state(SessionState.RUNNING)
         self.publish()
         self.boundary("start")
@@ -164,9 +178,16 @@ class Trainer:
         callbacks = [self.dispatcher, control] if self.dispatcher.active else [control]
         self.rate_mark = (time.perf_counter(), self.done)
         try:
-            self.model.fit(ds, epochs=end, initial_epoch=start, steps_per_epoch=spe - skip,
-                           validation_data=self.validation, callbacks=callbacks, verbose=0,
-                           shuffle=False)
+            self.model.fit(
+                ds,
+                epochs=end,
+                initial_epoch=start,
+                steps_per_epoch=spe - skip,
+                validation_data=self.validation,
+                callbacks=callbacks,
+                verbose=0,
+                shuffle=False,
+            )
         except (RestartFit, Quit):
             raise
         except Exception as e:
@@ -195,9 +216,14 @@ class Trainer:
         val = {k: float(v) for k, v in logs.items() if k.startswith("val_") and _finite(v)}
         if val:
             self.session.telemetry.append(float(self.done), **val)
-        self.runlog.epoch({"session_step": self.done, "epoch": self.epoch,
-                           "instance": self.instance,
-                           **{k: float(v) for k, v in logs.items() if _number(v)}})
+        self.runlog.epoch(
+            {
+                "session_step": self.done,
+                "epoch": self.epoch,
+                "instance": self.instance,
+                **{k: float(v) for k, v in logs.items() if _number(v)},
+            }
+        )
         self.publish()
 
     # ----- boundaries ----------------------------------------------------------------------
@@ -253,8 +279,16 @@ class Trainer:
             values = {"loss": row[0], "lr": row[1], "global_norm": row[2]}
             values.update(zip(names, row[4:], strict=False))
             out.append((float(step), values))
-            csv_rows.append([step, int(row[3]), self.epoch, self.instance,
-                             *(f"{v:.9g}" for v in row[:3]), *(f"{v:.9g}" for v in row[4:])])
+            csv_rows.append(
+                [
+                    step,
+                    int(row[3]),
+                    self.epoch,
+                    self.instance,
+                    *(f"{v:.9g}" for v in row[:3]),
+                    *(f"{v:.9g}" for v in row[4:]),
+                ]
+            )
         self.session.telemetry.append_rows(out)
         self.runlog.metrics(self.probe.layer_names, csv_rows)
         self.last_loss, self.last_norm = float(rows[-1][0]), float(rows[-1][2])
@@ -282,19 +316,29 @@ class Trainer:
         s = self.session
         opt = getattr(self.model, "optimizer", None)
         s._update_status(
-            epoch=self.epoch, epochs=self.target_epochs, step_in_epoch=self.step_in_epoch,
-            steps_per_epoch=self.feed.steps_per_epoch, session_step=self.done,
-            instance=self.instance, steps_per_s=self.steps_per_s, loss=self.last_loss,
-            global_norm=self.last_norm, callbacks=tuple(self.dispatcher.specs),
-            optimizer=getattr(opt, "name", "") if opt is not None else "", **extra)
+            epoch=self.epoch,
+            epochs=self.target_epochs,
+            step_in_epoch=self.step_in_epoch,
+            steps_per_epoch=self.feed.steps_per_epoch,
+            session_step=self.done,
+            instance=self.instance,
+            steps_per_s=self.steps_per_s,
+            loss=self.last_loss,
+            global_norm=self.last_norm,
+            callbacks=tuple(self.dispatcher.specs),
+            optimizer=getattr(opt, "name", "") if opt is not None else "",
+            **extra,
+        )
 
     # ----- model -------------------------------------------------------------------------
     def build_model(self, seed: int):
         keras.utils.set_random_seed(seed)
         model = self.builder(**self.config.model.params)
         if not isinstance(model, keras.Model):
-            raise BadInput(f"{self.config.path.name}: [model].builder: expected a keras.Model, "
-                           f"received {type(model).__name__}")
+            raise BadInput(
+                f"{self.config.path.name}: [model].builder: expected a keras.Model, "
+                f"received {type(model).__name__}"
+            )
         self.compile(model, self.config.compile.optimizer, self.config.compile.learning_rate)
         return model
 
@@ -326,9 +370,14 @@ class Trainer:
         fp = self.fingerprint()
         with s._lock:
             verdict, detail = s.lineage.judge(fp, self.instance)
-            seg = s.lineage.open(origin=origin or verdict, instance=self.instance,
-                                 session_step=self.done, model_step=self.model_step(),
-                                 fingerprint=fp, callbacks=self.callback_names())
+            seg = s.lineage.open(
+                origin=origin or verdict,
+                instance=self.instance,
+                session_step=self.done,
+                model_step=self.model_step(),
+                fingerprint=fp,
+                callbacks=self.callback_names(),
+            )
         self.runlog.segment(seg)
         return origin or verdict, detail
 
@@ -344,12 +393,20 @@ class Trainer:
     def callback_names(self) -> list[str]:
         return [spec.label for spec in self.dispatcher.specs if spec.enabled]
 
-    def record(self, kind: str, *, verdict=None, detail=None, norm_before=None,
-               norm_after=None) -> Event:
-        ev = Event(kind=kind, session_step=self.done, model_step=self.model_step(),
-                   verdict=verdict, detail=dict(detail or {}), norm_before=norm_before,
-                   norm_after=norm_after if norm_after is not None else (
-                       self.norm() if self.model is not None else None))
+    def record(
+        self, kind: str, *, verdict=None, detail=None, norm_before=None, norm_after=None
+    ) -> Event:
+        ev = Event(
+            kind=kind,
+            session_step=self.done,
+            model_step=self.model_step(),
+            verdict=verdict,
+            detail=dict(detail or {}),
+            norm_before=norm_before,
+            norm_after=norm_after
+            if norm_after is not None
+            else (self.norm() if self.model is not None else None),
+        )
         self.runlog.event(ev)
         self.session._record_event(ev)
         if verdict is not None:
@@ -381,12 +438,19 @@ class Trainer:
         saved = [c for c in self.session.store.list() if c.source == "weightwatch"]
         last = saved[-1].name if saved else None
         intact = all(np.isfinite(w).all() for w in self.model.get_weights())
-        state = ("the weights are from the step before" if intact else
-                 "the weights are no longer finite")
-        self.record("diverged", detail={
-            "batch": self.done + 1, "last_good_checkpoint": last, "weights_finite": intact,
-            "message": f"loss or weights not finite at batch {self.done + 1}; {state}"
-                       + (f"; load {last!r} to go back" if last else "")})
+        state = (
+            "the weights are from the step before" if intact else "the weights are no longer finite"
+        )
+        self.record(
+            "diverged",
+            detail={
+                "batch": self.done + 1,
+                "last_good_checkpoint": last,
+                "weights_finite": intact,
+                "message": f"loss or weights not finite at batch {self.done + 1}; {state}"
+                + (f"; load {last!r} to go back" if last else ""),
+            },
+        )
         hint = f" - press l to load {last}" if last else ""
         self.session._set_state(SessionState.PAUSED, f"diverged at step {self.done + 1}{hint}")
         self.publish()
@@ -412,8 +476,9 @@ class Trainer:
                 continue
             from .errors import CommandRejected
 
-            cmd.future.set_exception(CommandRejected(
-                f"the session could not start: {s.status().message}"))
+            cmd.future.set_exception(
+                CommandRejected(f"the session could not start: {s.status().message}")
+            )
 
     def _shutdown(self) -> None:
         from .report import build_report
@@ -426,9 +491,13 @@ class Trainer:
                 self.close_segment()
                 self._account_time()
                 self.record("quit", detail={"epoch": self.epoch})
-                final = {"model_step": self.model_step(), "epoch": self.epoch,
-                         "loss": self.last_loss, "global_norm": self.norm(),
-                         "fingerprint": self.fingerprint()}
+                final = {
+                    "model_step": self.model_step(),
+                    "epoch": self.epoch,
+                    "loss": self.last_loss,
+                    "global_norm": self.norm(),
+                    "fingerprint": self.fingerprint(),
+                }
             self.dispatcher.end_all()
         finally:
             s._set_state(SessionState.STOPPED, "stopped")

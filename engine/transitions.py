@@ -34,8 +34,10 @@ def in_run_dir(spec: CallbackSpec, run_dir: Path) -> CallbackSpec:
 def make_entries(specs: list[CallbackSpec], file, run_dir: Path) -> list:
     """Instantiate callbacks (enabled or not, so a toggle costs nothing later). The entries keep
     the spec as written; the instance gets paths inside the run directory."""
-    return [(spec, make_callback(in_run_dir(spec, run_dir), file=file, index=i + 1))
-            for i, spec in enumerate(specs)]
+    return [
+        (spec, make_callback(in_run_dir(spec, run_dir), file=file, index=i + 1))
+        for i, spec in enumerate(specs)
+    ]
 
 
 def apply(t, cmd) -> bool:
@@ -131,9 +133,16 @@ def set_callbacks(t, specs):
     t.dispatcher.replace(entries, t.model, t.params)
     t.session.lineage.note("callbacks")
     verdict, detail = _start_again(t, CONTINUED, {}, norm)
-    t.record("callbacks_changed", verdict=verdict, norm_before=norm, detail={
-        **detail, "callbacks": [s.label for s in specs if s.enabled],
-        "disabled": [s.label for s in specs if not s.enabled]})
+    t.record(
+        "callbacks_changed",
+        verdict=verdict,
+        norm_before=norm,
+        detail={
+            **detail,
+            "callbacks": [s.label for s in specs if s.enabled],
+            "disabled": [s.label for s in specs if not s.enabled],
+        },
+    )
     return verdict, running
 
 
@@ -142,14 +151,24 @@ def save(t, name=None):
     from .weights import rng_variables
 
     fp = t.fingerprint()
-    meta = {"model_step": t.model_step(), "epoch": t.epoch, "step_in_epoch": t.step_in_epoch,
-            "session_step": t.done, "loss": t.last_loss, "global_norm": t.norm(),
-            "fingerprint": fp, "instance": t.instance, "seed": t.config.run.seed,
-            "optimizer": t.model.optimizer.name,
-            "rng": [v.numpy().tolist() for v in rng_variables(t.model)]}
+    meta = {
+        "model_step": t.model_step(),
+        "epoch": t.epoch,
+        "step_in_epoch": t.step_in_epoch,
+        "session_step": t.done,
+        "loss": t.last_loss,
+        "global_norm": t.norm(),
+        "fingerprint": fp,
+        "instance": t.instance,
+        "seed": t.config.run.seed,
+        "optimizer": t.model.optimizer.name,
+        "rng": [v.numpy().tolist() for v in rng_variables(t.model)],
+    }
     info = t.session.store.save(t.model, name, meta)
-    t.record("checkpoint_saved", detail={"name": info.name, "path": info.path,
-                                         "fingerprint": fp, "epoch": t.epoch})
+    t.record(
+        "checkpoint_saved",
+        detail={"name": info.name, "path": info.path, "fingerprint": fp, "epoch": t.epoch},
+    )
     return info, False
 
 
@@ -168,8 +187,13 @@ def load(t, ref):
     if running:
         t.close_segment()
     info, with_opt, norm = load_checkpoint(t, ref)
-    detail = {"checkpoint": info.name, "path": info.path, "optimizer_restored": with_opt,
-              "epoch": t.epoch, "fingerprint": t.fingerprint()}
+    detail = {
+        "checkpoint": info.name,
+        "path": info.path,
+        "optimizer_restored": with_opt,
+        "epoch": t.epoch,
+        "fingerprint": t.fingerprint(),
+    }
     verdict, detail = _start_again(t, RESTORED, detail, norm)
     t.record("checkpoint_loaded", verdict=verdict, norm_before=norm, detail=detail)
     _unfinish(t)
@@ -209,8 +233,9 @@ def recompile(t, optimizer, learning_rate=None):
         t.close_segment()
     t.compile(t.model, optimizer, learning_rate)
     t.session.lineage.note("recompile")
-    verdict, detail = _start_again(t, OPTIMIZER_RESET, {"optimizer": optimizer,
-                                                        "learning_rate": learning_rate}, norm)
+    verdict, detail = _start_again(
+        t, OPTIMIZER_RESET, {"optimizer": optimizer, "learning_rate": learning_rate}, norm
+    )
     t.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
     return verdict, True
 
@@ -223,8 +248,10 @@ def set_lr(t, value):
     import keras
 
     if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        raise CommandRejected(f"the learning rate follows a schedule ({type(schedule).__name__});"
-                              " recompile with a constant rate to set it")
+        raise CommandRejected(
+            f"the learning rate follows a schedule ({type(schedule).__name__});"
+            " recompile with a constant rate to set it"
+        )
     old = float(opt.learning_rate.numpy())
     try:
         opt.learning_rate = value
@@ -248,7 +275,15 @@ def _unfinish(t) -> None:
 
 
 HANDLERS = {
-    "pause": pause, "resume": resume, "release": release, "stop": stop,
-    "callbacks": set_callbacks, "save": save, "load": load, "rebuild": rebuild,
-    "recompile": recompile, "set_lr": set_lr, "note_error": note_error,
+    "pause": pause,
+    "resume": resume,
+    "release": release,
+    "stop": stop,
+    "callbacks": set_callbacks,
+    "save": save,
+    "load": load,
+    "rebuild": rebuild,
+    "recompile": recompile,
+    "set_lr": set_lr,
+    "note_error": note_error,
 }

@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-MODELS = '''
+MODELS = """
 import keras
 
 
@@ -54,11 +54,22 @@ class Exploder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.hook == "on_train_batch_end":
             raise RuntimeError("boom in on_train_batch_end")
-'''
+"""
 
 
-def write_config(folder: Path, *, builder="mlp", epochs=3, n=64, batch=16, seed=5,
-                 deterministic=True, extra="", validation=False, name="t") -> Path:
+def write_config(
+    folder: Path,
+    *,
+    builder="mlp",
+    epochs=3,
+    n=64,
+    batch=16,
+    seed=5,
+    deterministic=True,
+    extra="",
+    validation=False,
+    name="t",
+) -> Path:
     """A tiny regression problem, its model module and config; returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ww_test_models.py").write_text(MODELS)

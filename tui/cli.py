@@ -32,15 +32,19 @@ def demo_config_path(name: str = "reference.toml") -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="weightwatch", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="weightwatch",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Drive a Keras training run live and see whether your weights continued, "
-                    "were restored, or were reset.")
+        "were restored, or were reset.",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="train with the live dashboard")
     run.add_argument("config", nargs="?", help="config TOML (default: the built-in demo)")
     _run_options(run)
-    run.add_argument("--plain", action="store_true",
-                     help="no dashboard: one progress line per epoch (logs, CI)")
+    run.add_argument(
+        "--plain", action="store_true", help="no dashboard: one progress line per epoch (logs, CI)"
+    )
     chk = sub.add_parser("check", help="validate a config (and a headless script)")
     chk.add_argument("config")
     chk.add_argument("--script", help="headless script TOML to validate too")
@@ -59,8 +63,12 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--headless", action="store_true", help="no screen (CI, scripts)")
     run.add_argument("--script", help="headless script TOML: actions to perform")
     run.add_argument("--report", help="write the report JSON here")
-    run.add_argument("--from", dest="from_checkpoint", metavar="CHECKPOINT",
-                     help="start from this checkpoint (name in the run dir, or a path)")
+    run.add_argument(
+        "--from",
+        dest="from_checkpoint",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint (name in the run dir, or a path)",
+    )
     run.add_argument("--run-dir", dest="run_dir", help="run directory (default runs/NAME)")
 
 

@@ -22,26 +22,34 @@ def inspect_command(run_dir: Path, as_json: bool = False) -> int:
         return 0
     print(f"run directory: {run_dir}")
     print(f"\ncheckpoints ({len(data['checkpoints'])})")
-    print(f"  {'name':24} {'step':>7} {'epoch':>5} {'loss':>9} {'norm':>9} {'fingerprint':12} "
-          "loadable")
+    print(
+        f"  {'name':24} {'step':>7} {'epoch':>5} {'loss':>9} {'norm':>9} {'fingerprint':12} "
+        "loadable"
+    )
     for c in data["checkpoints"]:
         ok = "yes" if c["loadable"] else f"NO ({c['problem']})"
-        print(f"  {c['name'][:24]:24} {_fmt(c['model_step']):>7} {_fmt(c['epoch']):>5} "
-              f"{_fmt(c['loss'], '.4g'):>9} {_fmt(c['global_norm'], '.4g'):>9} "
-              f"{(c['fingerprint'] or '-')[:12]:12} {ok}")
+        print(
+            f"  {c['name'][:24]:24} {_fmt(c['model_step']):>7} {_fmt(c['epoch']):>5} "
+            f"{_fmt(c['loss'], '.4g'):>9} {_fmt(c['global_norm'], '.4g'):>9} "
+            f"{(c['fingerprint'] or '-')[:12]:12} {ok}"
+        )
     print(f"\nsegments ({len(data['segments'])})")
     for s in data["segments"]:
         end = _fmt(s["end_session_step"])
-        print(f"  #{s['index']:<3} {s['origin']:16} instance {s['instance']:<3} steps "
-              f"{s['start_session_step']}-{end}  model step {s['start_model_step']}  "
-              f"{s['start_fingerprint'][:12]} -> {(s['end_fingerprint'] or '-')[:12]}  "
-              f"[{', '.join(s['callbacks'])}]")
+        print(
+            f"  #{s['index']:<3} {s['origin']:16} instance {s['instance']:<3} steps "
+            f"{s['start_session_step']}-{end}  model step {s['start_model_step']}  "
+            f"{s['start_fingerprint'][:12]} -> {(s['end_fingerprint'] or '-')[:12]}  "
+            f"[{', '.join(s['callbacks'])}]"
+        )
     print(f"\nevents ({len(data['events'])})")
     for e in data["events"]:
         when = time.strftime("%H:%M:%S", time.localtime(e.get("time", 0)))
         verdict = f" -> {e['verdict']}" if e.get("verdict") else ""
         detail = e.get("detail") or {}
         extra = detail.get("message") or detail.get("name") or detail.get("checkpoint") or ""
-        print(f"  {when} step {e['session_step']:>6} (model {e['model_step']:>6})  "
-              f"{e['kind']}{verdict}  {extra}")
+        print(
+            f"  {when} step {e['session_step']:>6} (model {e['model_step']:>6})  "
+            f"{e['kind']}{verdict}  {extra}"
+        )
     return 0

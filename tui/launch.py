@@ -94,7 +94,8 @@ def finish_message(session, report) -> int:
     where = f" (report: {report})" if report else ""
     print(f"weightwatch: run directory {session.run_dir}{where}")
     if session.state is SessionState.FAILED or any(
-            e.kind == "error" and e.detail.get("action") == "start" for e in session.events()):
+        e.kind == "error" and e.detail.get("action") == "start" for e in session.events()
+    ):
         msg = next(e.detail.get("message") for e in session.events() if e.kind == "error")
         print(f"weightwatch: could not start: {msg}", file=sys.stderr)
         return 2
@@ -112,10 +113,14 @@ def run_plain(config, run_dir, ref, report) -> int:
     def listen(msg) -> None:
         if isinstance(msg, Event) and msg.kind in ("started", "finished", "error", "quit"):
             extra = msg.detail.get("message") or msg.detail.get("reason") or ""
-            print(f"[step {msg.session_step}] {msg.kind} {msg.verdict or ''} {extra}".rstrip(),
-                  flush=True)
-        elif isinstance(msg, StateChanged) and msg.state in (SessionState.FINISHED,
-                                                              SessionState.FAILED):
+            print(
+                f"[step {msg.session_step}] {msg.kind} {msg.verdict or ''} {extra}".rstrip(),
+                flush=True,
+            )
+        elif isinstance(msg, StateChanged) and msg.state in (
+            SessionState.FINISHED,
+            SessionState.FAILED,
+        ):
             done.set()
 
     session = Session(config, run_dir=run_dir, from_checkpoint=ref, listener=listen)
@@ -126,10 +131,13 @@ def run_plain(config, run_dir, ref, report) -> int:
         if st.epoch != last_epoch[0] and st.loss is not None:
             last_epoch[0] = st.epoch
             rate = f"{st.steps_per_s:.0f} steps/s" if st.steps_per_s else ""
-            print(f"epoch {st.epoch}/{st.epochs}  step {st.session_step}  loss "
-                  f"{st.loss if st.loss is None else round(st.loss, 5)}  norm "
-                  f"{st.global_norm if st.global_norm is None else round(st.global_norm, 4)}"
-                  f"  {rate}", flush=True)
+            print(
+                f"epoch {st.epoch}/{st.epochs}  step {st.session_step}  loss "
+                f"{st.loss if st.loss is None else round(st.loss, 5)}  norm "
+                f"{st.global_norm if st.global_norm is None else round(st.global_norm, 4)}"
+                f"  {rate}",
+                flush=True,
+            )
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

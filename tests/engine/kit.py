@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from weightwatch.engine.session import Session
 
 T = 120  # seconds: generous, the machines are shared

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 from weightwatch.engine.session import Session
 
 from .kit import T, events_of, finish, held_at, model, optimizer_state, started, stop
@@ -63,8 +62,11 @@ def test_two_epochs_restart_two_epochs_equals_four(make_config, builder, cut):
     hold.result(T)
     first.save("cut").result(T)
     stop(first)
-    second = started(make_config("second", builder=builder, epochs=4),
-                     run_dir=first.run_dir, from_checkpoint="cut")
+    second = started(
+        make_config("second", builder=builder, epochs=4),
+        run_dir=first.run_dir,
+        from_checkpoint="cut",
+    )
     r = finish(second)
     assert r["segments"][0]["origin"] == "restored"
     assert r["events"][0]["kind"] == "started" and r["events"][0]["verdict"] == "restored"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from weightwatch.engine.errors import CheckpointError, CommandRejected
 from weightwatch.engine.specs import CallbackSpec
 from weightwatch.engine.weights import fingerprint
@@ -56,8 +55,9 @@ def _missing(s, tmp_path):
     return tmp_path / "nothing.weights.h5", "no such checkpoint or file"
 
 
-@pytest.mark.parametrize("make_bad", [_truncated, _random_bytes, _other_architecture,
-                                      _keras_archive, _missing])
+@pytest.mark.parametrize(
+    "make_bad", [_truncated, _random_bytes, _other_architecture, _keras_archive, _missing]
+)
 def test_bad_checkpoint_fails_clearly_and_changes_nothing(held_session, tmp_path, make_bad):
     s = held_session
     path, words = make_bad(s, tmp_path)
@@ -76,7 +76,9 @@ def test_bad_checkpoint_fails_clearly_and_changes_nothing(held_session, tmp_path
 
 def test_other_architecture_message_names_the_first_mismatch(held_session, tmp_path):
     path, _ = _other_architecture(held_session, tmp_path)
-    with pytest.raises(CheckpointError, match=r"layers/dense/vars/0 has shape \(4, 12\) in the file"):
+    with pytest.raises(
+        CheckpointError, match=r"layers/dense/vars/0 has shape \(4, 12\) in the file"
+    ):
         held_session.load(str(path)).result(T)
 
 

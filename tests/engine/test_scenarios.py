@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-
 from weightwatch.engine.specs import CallbackSpec
 from weightwatch.engine.weights import fingerprint
 
@@ -15,8 +14,9 @@ def test_continued_callbacks_edit_keeps_instance_weights_and_optimizer(make_conf
     held_at(s, 6)
     before = fingerprint(model(s))
     steps_before = int(model(s).optimizer.iterations.numpy())
-    s.set_callbacks([CallbackSpec("EarlyStopping", kwargs={"monitor": "loss", "patience": 50})]
-                    ).result(T)
+    s.set_callbacks(
+        [CallbackSpec("EarlyStopping", kwargs={"monitor": "loss", "patience": 50})]
+    ).result(T)
     s.release()
     r = finish(s)
     ev = events_of(r, "callbacks_changed")[0]
@@ -67,8 +67,10 @@ def test_reset_rebuild_is_a_new_instance_with_fresh_weights(make_config):
     assert [g["instance"] for g in segs] == [1, 2, 3]
     assert segs[1]["start_fingerprint"] == segs[0]["start_fingerprint"]
     assert segs[1]["start_fingerprint"] != segs[0]["end_fingerprint"]
-    assert segs[2]["start_fingerprint"] not in (segs[0]["start_fingerprint"],
-                                                segs[1]["end_fingerprint"])
+    assert segs[2]["start_fingerprint"] not in (
+        segs[0]["start_fingerprint"],
+        segs[1]["end_fingerprint"],
+    )
     assert segs[1]["start_model_step"] == 0 and segs[2]["start_model_step"] == 0
     rebuilt = events_of(r, "rebuilt")
     assert [e["verdict"] for e in rebuilt] == ["reset", "reset"]
@@ -120,18 +122,25 @@ def test_user_callback_sees_one_continuous_run(make_config):
     s.set_callbacks([CallbackSpec("ww_test_models:Recorder")]).result(T)
     s.release()
     finish(s)
-    assert ww_test_models.Recorder.calls == ["train_begin", "epoch_end:0", "epoch_end:1",
-                                             "epoch_end:2"]
+    assert ww_test_models.Recorder.calls == [
+        "train_begin",
+        "epoch_end:0",
+        "epoch_end:1",
+        "epoch_end:2",
+    ]
 
 
 def test_keras_callback_stopping_training_finishes_the_session(make_config):
-    cfg = make_config(epochs=30, extra="""
+    cfg = make_config(
+        epochs=30,
+        extra="""
         [[callbacks]]
         type = "EarlyStopping"
         monitor = "loss"
         patience = 0
         min_delta = 1000.0
-    """)
+    """,
+    )
     s = started(cfg)
     r = finish(s)
     fin = events_of(r, "finished")[0]
@@ -141,12 +150,15 @@ def test_keras_callback_stopping_training_finishes_the_session(make_config):
 
 
 def test_users_model_checkpoint_writes_into_the_run_dir_and_its_files_load(make_config):
-    cfg = make_config(epochs=2, extra="""
+    cfg = make_config(
+        epochs=2,
+        extra="""
         [[callbacks]]
         type = "ModelCheckpoint"
         filepath = "mc/epoch-{epoch}.weights.h5"
         save_weights_only = true
-    """)
+    """,
+    )
     s = started(cfg)
     r = finish(s)
     files = sorted(p.name for p in (s.run_dir / "mc").iterdir())
@@ -154,8 +166,9 @@ def test_users_model_checkpoint_writes_into_the_run_dir_and_its_files_load(make_
     listed = [c for c in s.list_checkpoints() if c.source == "file"]
     assert [c.name for c in listed] == ["mc/epoch-1.weights.h5", "mc/epoch-2.weights.h5"]
     assert r["segments"][0]["callbacks"] == ["ModelCheckpoint"]
-    s2 = started(make_config("again", epochs=2), run_dir=s.run_dir,
-                 from_checkpoint="mc/epoch-2.weights.h5")
+    s2 = started(
+        make_config("again", epochs=2), run_dir=s.run_dir, from_checkpoint="mc/epoch-2.weights.h5"
+    )
     r2 = finish(s2)
     assert r2["segments"][0]["origin"] == "restored"
     assert r2["segments"][0]["start_fingerprint"] == r["final"]["fingerprint"]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from weightwatch.engine.checkpoints import CheckpointStore
 from weightwatch.engine.inspect import inspect_run
 from weightwatch.engine.telemetry import Series, TelemetryStore
@@ -24,8 +23,10 @@ def test_probe_norms_and_loss_match_eager_values_at_a_boundary(make_config):
     xs, norms = s.telemetry.window("global_norm")
     assert xs[-1] == 6.0 and len(xs) == 6
     assert abs(norms[-1] - global_norm(m)) < 1e-6
-    per_layer = [np.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in layer.trainable_weights))
-                 for layer in m.layers]
+    per_layer = [
+        np.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in layer.trainable_weights))
+        for layer in m.layers
+    ]
     got = [s.telemetry.latest(f"layer/{i}") for i in range(len(per_layer))]
     np.testing.assert_allclose(got, per_layer, rtol=1e-6)
     assert s.telemetry.layer_names == ["hidden", "out"]
@@ -61,8 +62,12 @@ def test_run_directory_files_and_inspect(make_config):
     assert ck["fingerprint"] == r["checkpoints"][0]["fingerprint"]
     assert got["segments"] == r["segments"]
     assert [e["kind"] for e in got["events"]] == kinds
-    out = subprocess.run([sys.executable, "-m", "weightwatch.tui.cli", "inspect", str(run),
-                          "--json"], capture_output=True, text=True, timeout=T)
+    out = subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", "inspect", str(run), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
     assert out.returncode == 0 and json.loads(out.stdout)["checkpoints"][0]["name"] == "three"
 
 
@@ -72,7 +77,6 @@ def test_plain_keras_loads_a_checkpoint_to_its_recorded_fingerprint(make_config)
     info = s.save("k").result(T)
     finish(s)
     import ww_test_models
-
     from weightwatch.engine.weights import fingerprint
 
     fresh = ww_test_models.mlp()
@@ -88,8 +92,10 @@ def test_orphans_are_removed_when_a_store_opens(tmp_path):
     (ck / "lost.0123456789ab.ww.weights.h5").write_bytes(b"no manifest")
     (ck / "users_own.weights.h5").write_bytes(b"kept")
     store = CheckpointStore(tmp_path)
-    assert sorted(store.removed_orphans) == [".tmp-x.1234.weights.h5",
-                                             "lost.0123456789ab.ww.weights.h5"]
+    assert sorted(store.removed_orphans) == [
+        ".tmp-x.1234.weights.h5",
+        "lost.0123456789ab.ww.weights.h5",
+    ]
     assert [p.name for p in ck.iterdir()] == ["users_own.weights.h5"]
     listed = store.list(verify=True)
     assert listed[0].source == "file" and listed[0].loadable is False
@@ -117,13 +123,15 @@ def test_store_window_and_version():
 
 
 def test_engine_imports_no_textual_and_session_imports_no_tensorflow():
-    code = ("import pkgutil, importlib, sys, weightwatch.engine as e\n"
-            "import weightwatch.engine.session, weightwatch.engine.config\n"
-            "assert 'tensorflow' not in sys.modules, 'session/config imported tensorflow'\n"
-            "for m in pkgutil.iter_modules(e.__path__):\n"
-            "    importlib.import_module('weightwatch.engine.' + m.name)\n"
-            "assert 'textual' not in sys.modules, [k for k in sys.modules if 'textual' in k]\n"
-            "print('ok', len(list(pkgutil.iter_modules(e.__path__))))")
+    code = (
+        "import pkgutil, importlib, sys, weightwatch.engine as e\n"
+        "import weightwatch.engine.session, weightwatch.engine.config\n"
+        "assert 'tensorflow' not in sys.modules, 'session/config imported tensorflow'\n"
+        "for m in pkgutil.iter_modules(e.__path__):\n"
+        "    importlib.import_module('weightwatch.engine.' + m.name)\n"
+        "assert 'textual' not in sys.modules, [k for k in sys.modules if 'textual' in k]\n"
+        "print('ok', len(list(pkgutil.iter_modules(e.__path__))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok ") and int(out.stdout.split()[1]) >= 15
