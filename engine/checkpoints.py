@@ -72,7 +72,7 @@ class CheckpointStore:
 
     # ----- reading (no TensorFlow) -------------------------------------------------------
     def manifests(self) -> dict[str, dict]:
-        out = {}
+        out: dict[str, dict] = {}
         if not self.dir.is_dir():
             return out
         for p in sorted(self.dir.glob("*.json")):

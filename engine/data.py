@@ -9,6 +9,7 @@ what makes "N steps + restart + M steps == N+M steps" hold bit for bit.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class BatchFeed:
         self.shuffle = shuffle
         full = math.ceil(self.n / batch_size)
         self.steps_per_epoch = min(steps_per_epoch or full, full)
-        self._tensors = None
+        self._tensors: Any = None
 
     def order(self, epoch: int) -> np.ndarray:
         """Sample indices of one epoch, truncated to the epoch's batches."""

@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any, TextIO
 
 from .events import Event, Segment
 
@@ -26,8 +27,8 @@ class RunLog:
         self._events = open(self.run_dir / "events.jsonl", "a", encoding="utf-8")
         self._epochs = open(self.run_dir / "epochs.jsonl", "a", encoding="utf-8")
         self._metrics_path = self.run_dir / "metrics.csv"
-        self._metrics = None
-        self._writer = None
+        self._metrics: TextIO | None = None
+        self._writer: Any = None
         self._write(
             {"type": "session", "session": self.session_id, "time": time.time(), "pid": os.getpid()}
         )
@@ -49,12 +50,13 @@ class RunLog:
     def metrics(self, layer_names: list[str], rows: list[list]) -> None:
         if self._writer is None:
             new = not self._metrics_path.exists() or self._metrics_path.stat().st_size == 0
-            self._metrics = open(self._metrics_path, "a", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._metrics)
+            metrics = open(self._metrics_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+            self._metrics, self._writer = metrics, csv.writer(metrics)
             if new:
                 self._writer.writerow(METRIC_COLUMNS + [f"norm/{n}" for n in layer_names])
         self._writer.writerows(rows)
-        self._metrics.flush()
+        if self._metrics is not None:
+            self._metrics.flush()
 
     def epoch(self, record: dict) -> None:
         self._epochs.write(json.dumps(record, default=float) + "\n")

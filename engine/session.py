@@ -174,7 +174,7 @@ class Session:
             return self._report if self._report is not None else build_report(self, final=None)
 
     # ----- internals shared with the trainer -------------------------------------------------
-    def _submit(self, kind: str, **args) -> Command | Future:
+    def _submit(self, kind: str, **args) -> Future:
         cmd = Command(kind, args)
         with self._cond:
             if self._state is SessionState.STOPPED:
@@ -193,7 +193,7 @@ class Session:
             if self._state is SessionState.STOPPED:
                 hold.future.set_exception(CommandRejected("the session has stopped"))
                 return hold.future
-            if hold.kind == "step" and hold.value < self._status.session_step:
+            if hold.kind == "step" and (hold.value or 0) < self._status.session_step:
                 hold.future.set_exception(
                     CommandRejected(
                         f"step {hold.value} has already passed (session step is "
@@ -208,7 +208,7 @@ class Session:
         return hold.future
 
     def _refresh_hold_step(self) -> None:
-        steps = [h.value for h in self._holds if h.kind == "step"]
+        steps = [h.value for h in self._holds if h.kind == "step" and h.value is not None]
         self.hold_step = min(steps) if steps else -1
 
     def _pop_command(self) -> Command | None:
@@ -229,7 +229,7 @@ class Session:
                     keep.append(h)
                 elif kind == "finished" or (h.value == value and (kind == "step" or at_start)):
                     hit.append(h)
-                elif value is not None and (h.value < value or h.value == value):
+                elif value is not None and h.value is not None and h.value <= value:
                     h.future.set_exception(
                         CommandRejected(f"{kind} {h.value} has already passed ({kind} is {value})")
                     )

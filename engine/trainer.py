@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,7 +48,7 @@ class Trainer:
         self.session = session
         session._trainer = self  # for tests and debugging only: read while the thread is parked
         self.config = session.config
-        self.model = None
+        self.model: Any = None
         self.probe: TelemetryProbe | None = None
         self.probe_base = 0  # session step at which the current probe started counting
         self.instance = 0

@@ -6,8 +6,10 @@ session's (epoch, step) with the new state (a load, rebuild, recompile or callba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .check import make_callback
 from .errors import BadInput, CommandRejected
@@ -41,7 +43,7 @@ def make_entries(specs: list[CallbackSpec], file, run_dir: Path) -> list:
 
 
 def apply(t, cmd) -> bool:
-    handler = HANDLERS.get(cmd.kind)
+    handler = HANDLERS[cmd.kind]
     try:
         result, restart = handler(t, **cmd.args)
     except (BadInput, CommandRejected) as e:
@@ -274,7 +276,7 @@ def _unfinish(t) -> None:
         s._set_state(SessionState.PAUSED, "ready: press resume to train")
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., tuple[Any, bool]]] = {
     "pause": pause,
     "resume": resume,
     "release": release,

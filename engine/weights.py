@@ -7,6 +7,7 @@ snapshots"), so these helpers never lock anything themselves.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def optimizer_variables(model) -> list:
     return list(opt.variables) if opt is not None and opt.built else []
 
 
-def snapshot(model) -> list[tuple[object, np.ndarray]]:
+def snapshot(model) -> list[tuple[Any, np.ndarray]]:
     """Copies of every variable a load may touch: weights, RNG states, optimizer slots."""
     seen: set[int] = set()
     out = []
@@ -55,7 +56,7 @@ def snapshot(model) -> list[tuple[object, np.ndarray]]:
     return out
 
 
-def restore(snap: list[tuple[object, np.ndarray]]) -> None:
+def restore(snap: list[tuple[Any, np.ndarray]]) -> None:
     """Put back what `snapshot` copied (used to undo a load that failed half-way)."""
     for v, value in snap:
         v.assign(value)
