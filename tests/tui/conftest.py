@@ -55,7 +55,7 @@ def notes() -> Notes:
     return Notes()
 
 
-async def until(predicate, pilot=None, timeout: float = 5.0) -> None:
+async def until(predicate, pilot=None, timeout: float = 15.0) -> None:
     """Wait (letting the app run) until `predicate()` is true."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

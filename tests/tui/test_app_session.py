@@ -104,7 +104,7 @@ async def test_every_action_is_in_the_command_palette(app, fake):
                 "Load checkpoint", "Rebuild model (fresh weights)",
                 "Recompile with another optimizer", "Set learning rate",
                 "Help: keys and verdicts", "Quit"} <= titles
-        await pilot.press("ctrl+p", *"save check")
+        await pilot.press("ctrl+p", *"save c")
         await until(lambda: "Save checkpoint" in svg_text(app.export_screenshot()), pilot)
         await pilot.press("enter")
         await until(lambda: type(app.screen).__name__ == "SaveDialog", pilot)

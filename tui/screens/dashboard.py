@@ -61,6 +61,7 @@ class DashboardScreen(Screen[None]):
         self.markers: list[Marker] = []
         self.banner_event: ev.Event | None = None
         self._drawn_key: tuple | None = None
+        self._round_cpu: float | None = None  # UI-thread CPU time when the last round began
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -68,8 +69,8 @@ class DashboardScreen(Screen[None]):
         yield VerdictBanner(id="banner")
         with Horizontal(id="main"):
             with Vertical(id="charts"):
-                yield LossChart(budget=self.budget, id="loss-chart")
-                yield NormChart(budget=self.budget, id="norm-chart")
+                yield LossChart(id="loss-chart")
+                yield NormChart(id="norm-chart")
             with Vertical(id="side"):
                 yield LayerNorms(id="layers")
                 yield EventLog(id="event-log", wrap=True, min_width=20, max_lines=2000)
@@ -87,6 +88,9 @@ class DashboardScreen(Screen[None]):
 
     def tick(self, force: bool = False) -> None:
         """Status at every tick; charts when their data changed and the budget allows."""
+        if self._round_cpu is not None:  # the last round's replot and repaint are done by now
+            self.budget.record(time.thread_time() - self._round_cpu)
+            self._round_cpu = None
         self.query_one(StatusBar).show(self.session.status())
         key = (self.session.telemetry.version, len(self.markers))
         if force or (key != self._drawn_key and self.budget.due()):
@@ -95,7 +99,8 @@ class DashboardScreen(Screen[None]):
 
     def redraw_charts(self) -> None:
         telemetry = self.session.telemetry
-        self.budget.start_round(time.perf_counter())
+        self.budget.start_round()
+        self._round_cpu = time.thread_time()  # this thread: Textual's loop, where all UI runs
         x_range = self.x_range()
         with self.app.batch_update():
             for chart in self.query("#charts > *").results((LossChart, NormChart)):

@@ -2,8 +2,9 @@
 
 The UI shares the GIL with the training thread. plotext has a fixed cost per build (about 16 ms on
 the reference machine, whatever the number of points), so two charts redrawn at 4 Hz took ~10% of
-the training's steps/s. Each chart reports what its render cost; the interval between redraws
-becomes `cost / share`, never less than the base interval.
+the training's steps/s. The dashboard measures what a round of redraws really costs the UI thread
+(CPU time from the replot through the compositor's repaint, up to its next tick) and the interval
+between rounds becomes `cost / share`, never less than the base interval.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class RedrawBudget:
         self._last_round = -float("inf")
 
     def record(self, seconds: float) -> None:
-        """Add the cost of one render (called by the charts)."""
+        """Add what the current round cost (UI-thread CPU seconds)."""
         self._pending += seconds
 
     @property

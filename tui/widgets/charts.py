@@ -11,7 +11,6 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from weightwatch.engine import events as ev
 from weightwatch.engine.telemetry import TelemetryStore
-from weightwatch.tui.widgets.budget import RedrawBudget
 from weightwatch.tui.widgets.theme import NEUTRAL, theme_rgb, verdict_variable
 
 KIND_LABELS = {
@@ -109,14 +108,13 @@ class TimelineChart(PlotextPlot):
     TITLE: ClassVar[str] = ""
     SERIES: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (series, legend, colour variable)
 
-    def __init__(self, *, budget: RedrawBudget | None = None, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.budget = budget
         self.traces: list[Trace] = []
         self.markers: list[Marker] = []
         self.x_range: tuple[float, float] = (0.0, 1.0)
         self.last_cost = 0.0
-        """Seconds the last render (plotext's build) took."""
+        """Seconds the last render (plotext's build) took, for diagnostics."""
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float],
              markers: list[Marker]) -> None:
@@ -166,8 +164,6 @@ class TimelineChart(PlotextPlot):
         start = time.perf_counter()
         result = super().render()
         self.last_cost = time.perf_counter() - start
-        if self.budget is not None:
-            self.budget.record(self.last_cost)
         return result
 
 

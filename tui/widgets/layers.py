@@ -30,7 +30,10 @@ class LayerNorms(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        self.add_columns("layer", "norm", "trend")
+        # Fixed widths for the changing columns: updating them then needs no layout pass.
+        self.add_column("layer")
+        self.add_column("norm", width=9)
+        self.add_column("trend", width=TREND_WIDTH)
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float]) -> None:
         """Refresh from the telemetry's `layer/<i>` series."""
@@ -44,6 +47,5 @@ class LayerNorms(DataTable):
             latest = telemetry.latest(f"layer/{i}")
             _, ys = telemetry.window(f"layer/{i}", *x_range, width=TREND_WIDTH)
             value = "-" if latest is None else f"{latest:.4g}"
-            self.update_cell(str(i), columns[1], value, update_width=True)
-            self.update_cell(str(i), columns[2], sparkline(trend(ys, TREND_WIDTH)),
-                             update_width=True)
+            self.update_cell(str(i), columns[1], value)
+            self.update_cell(str(i), columns[2], sparkline(trend(ys, TREND_WIDTH)))

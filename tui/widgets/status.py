@@ -42,7 +42,8 @@ class StatusLine(Static):
     """State, epoch x/y, session and model step, learning rate, steps/s, active callbacks."""
 
     def show(self, status: Status) -> None:
-        self.update(describe(status))
+        # The status bar has a fixed size: a repaint is enough, no layout pass (4 Hz matters).
+        self.update(describe(status), layout=False)
 
 
 class StatusBar(Horizontal):
@@ -56,6 +57,7 @@ class StatusBar(Horizontal):
             yield ProgressBar(total=None, show_eta=False, id="epoch-progress")
 
     shown: Status | None = None
+    shown_label = ""
 
     def show(self, status: Status) -> None:
         """Update from a status snapshot (nothing to do, and no repaint, if it is the same)."""
@@ -65,5 +67,7 @@ class StatusBar(Horizontal):
         self.query_one(StatusLine).show(status)
         total = status.steps_per_epoch or None
         self.query_one(ProgressBar).update(total=total, progress=status.step_in_epoch)
-        self.query_one("#epoch-label", Label).update(
-            f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}")
+        label = f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}"
+        if status.epochs and (self.shown_label != label):
+            self.shown_label = label
+            self.query_one("#epoch-label", Label).update(label, layout=False)
