@@ -314,8 +314,15 @@ class Trainer:
         self.rate_mark = (now, self.done)
 
     def publish(self, **extra) -> None:
+        """Refresh the status snapshot. Between flushes (a transition, an epoch end) the model
+        step and learning rate are read from the model: one small sync, at a boundary only."""
         s = self.session
         opt = getattr(self.model, "optimizer", None)
+        if opt is not None and "model_step" not in extra:
+            extra["model_step"] = self.model_step()
+            lr = getattr(opt, "_learning_rate", None)
+            if hasattr(lr, "numpy"):
+                extra.setdefault("learning_rate", float(lr.numpy()))
         s._update_status(
             epoch=self.epoch,
             epochs=self.target_epochs,

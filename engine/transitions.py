@@ -62,9 +62,9 @@ def apply(t, cmd) -> bool:
 
         _fail(cmd, CommandRejected(f"{cmd.kind} failed: {one_line(e)}"))
         return False
+    t.publish()  # before the future resolves: whoever waits on it sees the new status
     if not cmd.future.done():
         cmd.future.set_result(result)
-    t.publish()
     return restart
 
 

@@ -172,3 +172,15 @@ def test_users_model_checkpoint_writes_into_the_run_dir_and_its_files_load(make_
     r2 = finish(s2)
     assert r2["segments"][0]["origin"] == "restored"
     assert r2["segments"][0]["start_fingerprint"] == r["final"]["fingerprint"]
+
+
+def test_status_is_current_right_after_a_transition(make_config):
+    s = started(make_config(epochs=2), hold=5)
+    held_at(s, 5)
+    s.rebuild().result(T)
+    st = s.status()
+    assert (st.model_step, st.instance, st.epoch, st.session_step) == (0, 2, 0, 5)
+    s.recompile("sgd", learning_rate=0.25).result(T)
+    st = s.status()
+    assert st.learning_rate == 0.25 and st.optimizer.startswith("sgd")
+    finish(s)
