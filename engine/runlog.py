@@ -24,6 +24,8 @@ class RunLog:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.session_id = uuid.uuid4().hex[:12]
+        for name in ("events.jsonl", "epochs.jsonl", "metrics.csv"):
+            end_torn_line(self.run_dir / name)
         self._events = open(self.run_dir / "events.jsonl", "a", encoding="utf-8")
         self._epochs = open(self.run_dir / "epochs.jsonl", "a", encoding="utf-8")
         self._metrics_path = self.run_dir / "metrics.csv"
@@ -71,6 +73,20 @@ class RunLog:
                 except OSError:
                     pass
                 f.close()
+
+
+def end_torn_line(path: Path) -> None:
+    """A crash in the middle of a write leaves half a line: end it, so that what this session
+    appends starts on a line of its own (readers skip the torn line)."""
+    try:
+        with open(path, "rb+") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+    except FileNotFoundError:
+        pass
 
 
 def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:

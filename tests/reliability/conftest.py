@@ -1,0 +1,171 @@
+"""Shared helpers for the reliability tests: configs with user code that fails on demand, the
+report contract, and a real session driven through the app's pilot."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from tests.conftest import write_config
+
+T = 120  # seconds: generous, the machines are shared
+SIZE = (120, 40)
+
+settings.register_profile("default", max_examples=6, deadline=None, derandomize=True,
+                          print_blob=True)
+settings.register_profile("slow", max_examples=60, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("WW_HYPOTHESIS_PROFILE", "default"))
+
+# A user module: every hook raises while a flag file beside it names that hook, so a test turns
+# the fault on and off by writing and removing the file (no reload needed).
+FAULTY = '''
+from pathlib import Path
+
+import keras
+import numpy as np
+
+HERE = Path(__file__).parent
+
+
+def _armed(what):
+    flag = HERE / "FAIL"
+    return flag.exists() and what in flag.read_text().split()
+
+
+def build(units=8, inputs=4):
+    if _armed("builder"):
+        raise RuntimeError("boom in the builder")
+    return keras.Sequential([keras.Input((inputs,)),
+                             keras.layers.Dense(units, activation="relu", name="hidden"),
+                             keras.layers.Dense(1, name="out")])
+
+
+def load(n=64):
+    if _armed("loader"):
+        raise RuntimeError("boom in the loader")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, (x @ np.array([[1.0], [-2.0], [0.5], [1.0]])).astype("float32")
+
+
+class Raiser(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        if _armed("on_train_begin"):
+            raise RuntimeError("boom in on_train_begin")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _armed("on_train_batch_end"):
+            raise RuntimeError("boom in on_train_batch_end")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if _armed("on_epoch_end"):
+            raise RuntimeError("boom in on_epoch_end")
+'''
+
+
+def faulty_config(folder: Path, *, epochs: int = 3, callbacks: bool = False,
+                  loader: bool = False, fail: str = "", extra: str = "") -> tuple[Path, str]:
+    """A config whose builder (and loader, callbacks) come from a fresh user module.
+
+    The module gets a unique name so that no other test's import of it is reused. Returns the
+    config path and the module name.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    module = f"ww_faulty_{uuid.uuid4().hex[:8]}"
+    (folder / f"{module}.py").write_text(FAULTY)
+    arm(folder, fail)
+    data = (f'[data]\nloader = "{module}:load"\nbatch_size = 16\n' if loader else
+            None)
+    path = write_config(folder, epochs=epochs, extra=extra)
+    text = path.read_text().replace('builder = "ww_test_models:mlp"',
+                                    f'builder = "{module}:build"')
+    if data:
+        text = text.replace('[data]\npath = "data.npz"\nbatch_size = 16\n', data)
+    if callbacks:
+        text += f'\n[[callbacks]]\ntype = "{module}:Raiser"\n'
+    path.write_text(text)
+    return path, module
+
+
+def arm(folder: Path, fail: str) -> None:
+    """Make the faulty module's hooks named in `fail` (space-separated) raise; "" disarms."""
+    flag = folder / "FAIL"
+    if fail:
+        flag.write_text(fail)
+    else:
+        flag.unlink(missing_ok=True)
+
+
+# --- the report contract (DESIGN.md, "Report (JSON)") --------------------------------------------
+
+REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
+SEGMENT_KEYS = {"index", "origin", "instance", "start_session_step", "end_session_step",
+                "start_model_step", "start_fingerprint", "end_fingerprint", "callbacks"}
+EVENT_KEYS = {"session_step", "model_step", "kind", "verdict", "detail", "norm_before",
+              "norm_after"}
+CHECKPOINT_KEYS = {"name", "path", "model_step", "epoch", "fingerprint"}
+FINAL_KEYS = {"model_step", "epoch", "loss", "global_norm", "fingerprint"}
+ORIGINS = {"fresh", "continued", "restored", "reset", "optimizer_reset"}
+
+
+def check_report(report: dict) -> None:
+    """Keys exactly as DESIGN.md writes them, sane values, and strict JSON (no NaN)."""
+    assert set(report) == REPORT_KEYS, sorted(report)
+    json.dumps(report, allow_nan=False, default=float)
+    assert isinstance(report["session_steps"], int) and report["session_steps"] >= 0
+    for i, seg in enumerate(report["segments"]):
+        assert set(seg) == SEGMENT_KEYS, sorted(seg)
+        assert seg["index"] == i and seg["origin"] in ORIGINS
+        assert seg["end_session_step"] is None or (
+            seg["start_session_step"] <= seg["end_session_step"] <= report["session_steps"])
+    steps = [ev["session_step"] for ev in report["events"]]
+    assert steps == sorted(steps), "events out of order"
+    for ev in report["events"]:
+        assert set(ev) == EVENT_KEYS, sorted(ev)
+        assert isinstance(ev["kind"], str) and isinstance(ev["detail"], dict)
+        assert ev["verdict"] is None or ev["verdict"] in ORIGINS
+    for ck in report["checkpoints"]:
+        assert set(ck) == CHECKPOINT_KEYS, sorted(ck)
+    assert set(report["final"]) == FINAL_KEYS, sorted(report["final"])
+    assert set(report["throughput"]) == {"steps_per_s"}
+    rate = report["throughput"]["steps_per_s"]
+    assert rate is None or (math.isfinite(rate) and rate > 0)
+
+
+# --- a real session behind the app -------------------------------------------------------------
+
+@pytest.fixture
+def notes():
+    from tests.tui.conftest import Notes
+
+    return Notes()
+
+
+def real_app(session, **kw):
+    from weightwatch.tui.app import WeightwatchApp
+
+    kw = {"cursor_blink": False, "handle_signals": False, **kw}
+    return WeightwatchApp(session, **kw)
+
+
+async def until(predicate, pilot, timeout: float = T) -> None:
+    from tests.tui.conftest import until as _until
+
+    await _until(predicate, pilot, timeout)
+
+
+def text_of(app) -> str:
+    from tests.tui.svgtext import svg_text
+
+    return svg_text(app.export_screenshot())
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
