@@ -122,6 +122,8 @@ class ScriptRunner:
         assert hold is not None
         loop, parked_since = asyncio.get_running_loop(), None
         while not hold.done():
+            if self.app.finished.is_set():  # quit meanwhile (SIGTERM, say)
+                return False
             state = self.session.status().state
             if state in (S.PAUSED, S.FINISHED, S.STOPPED, S.FAILED):
                 parked_since = parked_since or loop.time()
