@@ -113,6 +113,7 @@ class FakeSession:
         self._target = self.config.train.epochs  # a resume after the end adds as many again
         self._holds: list[tuple[str, int | None, Future]] = []
         self._pending_origin: str | None = None
+        self._held_from = S.RUNNING
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -203,9 +204,8 @@ class FakeSession:
     def release(self) -> None:
         self.calls.append(("release", ()))
         with self._lock:
-            if self._state is S.HOLDING:
-                done = self._epoch >= self._target
-                self._set_state(S.FINISHED if done else S.RUNNING, "released")
+            if self._state is S.HOLDING:  # back to where the hold found it, as the engine does
+                self._set_state(self._held_from, "released")
 
     def note_error(self, message: str, detail: dict) -> None:
         with self._lock:
@@ -288,6 +288,7 @@ class FakeSession:
             if reached and self._state in (S.RUNNING, S.FINISHED, S.HOLDING):
                 self._holds.remove(hold)
                 if self._state is not S.HOLDING:
+                    self._held_from = self._state
                     self._set_state(S.HOLDING, f"script trigger {kind} {value}")
                 future.set_result(self._session_step)
 

@@ -211,13 +211,22 @@ class ScriptRunner:
         self.held = False  # a pause is not released: it stays paused
 
     async def do_resume(self) -> None:
+        if self.session.status().state is S.HOLDING:
+            self.let_go()  # the hold goes back to where it found training: running, or parked
+            await self.left_hold()
         state = self.session.status().state
-        if state is S.HOLDING:
-            self.let_go()  # held by the script: going on *is* resuming
-        elif state is S.RUNNING:
-            raise ActionFailed("cannot resume: training is already running")
-        else:
-            await self.confirm("p")
+        if state is S.RUNNING:
+            return
+        if state not in (S.PAUSED, S.FINISHED):
+            raise ActionFailed(f"cannot resume: training is {state.value}")
+        await self.confirm("p")
+
+    async def left_hold(self, timeout: float = 10.0) -> None:
+        """Wait for a release to land (the engine applies it at the boundary)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.session.status().state is S.HOLDING and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     async def do_save(self, name: str | None) -> None:
         dialog = await self.open("s", SaveDialog)

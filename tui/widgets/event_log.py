@@ -21,6 +21,8 @@ def detail_text(event: ev.Event) -> str:
         if isinstance(value, float):
             value = f"{value:.3g}"
         elif isinstance(value, list | tuple):
+            if not value and key != "callbacks":
+                continue
             value = ",".join(map(str, value)) or "none"
         value = str(value)
         if len(value) > MAX_VALUE:

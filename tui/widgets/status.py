@@ -66,7 +66,9 @@ class StatusBar(Horizontal):
         self.shown = status
         self.query_one(StatusLine).show(status)
         total = status.steps_per_epoch or None
-        self.query_one(ProgressBar).update(total=total, progress=status.step_in_epoch)
+        done = status.epochs and status.epoch >= status.epochs and not status.step_in_epoch
+        progress = total if done and total else status.step_in_epoch  # the last epoch: 100%
+        self.query_one(ProgressBar).update(total=total, progress=progress)
         label = f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}"
         if status.epochs and (self.shown_label != label):
             self.shown_label = label
