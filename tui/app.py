@@ -63,6 +63,7 @@ class WeightwatchApp(App[dict | None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "weightwatch"
+    dashboard: DashboardScreen  # the default screen, made by `get_default_screen`
     BINDINGS = [
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
                 tooltip="Stop training, write the report and exit", id="quit.ctrl_c"),
@@ -148,7 +149,7 @@ class WeightwatchApp(App[dict | None]):
 
     @on(TrainingStateChanged)
     def show_state(self, message: TrainingStateChanged) -> None:
-        self.dashboard.tick()
+        self.dashboard.show_status()
         if message.change.state is S.FAILED:
             self.notify(f"Training could not start: {message.change.reason}", severity="error")
 

@@ -91,11 +91,15 @@ class DashboardScreen(Screen[None]):
         if self._round_cpu is not None:  # the last round's replot and repaint are done by now
             self.budget.record(time.thread_time() - self._round_cpu)
             self._round_cpu = None
-        self.query_one(StatusBar).show(self.session.status())
+        self.show_status()
         key = (self.session.telemetry.version, len(self.markers))
         if force or (key != self._drawn_key and self.budget.due()):
             self._drawn_key = key
             self.redraw_charts()
+
+    def show_status(self) -> None:
+        """The status line and epoch progress from a fresh `session.status()` (cheap)."""
+        self.query_one(StatusBar).show(self.session.status())
 
     def redraw_charts(self) -> None:
         telemetry = self.session.telemetry
