@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
@@ -35,10 +36,14 @@ def commit(temp: Path, final: Path) -> None:
 def write_json(path: Path, data: object) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    commit(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        commit(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a full disk must not leave half a file behind
+        raise
 
 
 def sha256_file(path: Path) -> str:
@@ -47,3 +52,15 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a write failed, in a few words. h5py's OSError carries HDF5's multi-line report,
+    with the errno inside its text."""
+    code = exc.errno
+    if code is None and (found := re.search(r"errno = (\d+)", str(exc))):
+        code = int(found.group(1))
+    if code:
+        return os.strerror(code)
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

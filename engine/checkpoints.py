@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .atomic import TEMP_PREFIX, commit, sha256_file, write_json
+from .atomic import TEMP_PREFIX, commit, os_reason, sha256_file, write_json
 from .errors import CheckpointError
 from .events import CheckpointInfo
 
@@ -182,11 +182,14 @@ class CheckpointStore:
             sha = sha256_file(temp)
             final = self.dir / f"{name}.{sha[:12]}{OWN_SUFFIX}"
             commit(temp, final)
-        except OSError as e:
+        except BaseException as e:  # a full disk, a read-only folder, Ctrl+C: no leftovers
             temp.unlink(missing_ok=True)
-            raise CheckpointError(
-                f"checkpoint {name!r}: cannot write {self.dir}: {e.strerror or e}"
-            ) from None
+            if isinstance(e, OSError):
+                raise CheckpointError(
+                    f"checkpoint {name!r}: cannot write {self.dir}: {os_reason(e)}"
+                    "; the previous checkpoints are unchanged"
+                ) from None
+            raise
         old = self.manifests().get(name)
         manifest = {
             "format": FORMAT,
@@ -201,8 +204,11 @@ class CheckpointStore:
         try:
             write_json(self.dir / f"{name}.json", manifest)
         except OSError as e:
+            if not old or old.get("file") != final.name:  # no manifest points to it
+                final.unlink(missing_ok=True)
             raise CheckpointError(
-                f"checkpoint {name!r}: cannot write its manifest: {e.strerror or e}"
+                f"checkpoint {name!r}: cannot write its manifest in {self.dir}: "
+                f"{os_reason(e)}; the previous checkpoints are unchanged"
             ) from None
         if old and old.get("file") != final.name:
             (self.dir / old["file"]).unlink(missing_ok=True)

@@ -1,22 +1,64 @@
 """The run directory's append-only logs: events.jsonl, metrics.csv, epochs.jsonl.
 
-Events are flushed (and fsynced) one by one: they are rare and must survive a crash. Metrics are
+Events are written (and fsynced) one by one: they are rare and must survive a crash. Metrics are
 written in blocks when telemetry is flushed (a few times a second), never per batch.
+
+A log that cannot be written (a full disk, a folder made read-only) never stops training: what
+the disk refused waits in memory and goes out with the next write, so the file catches up once
+there is room again (lines stay whole). `on_problem` is told once per failing stretch.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
 
+from .atomic import os_reason
 from .events import Event, Segment
 
 METRIC_COLUMNS = ["session_step", "model_step", "epoch", "instance", "loss", "lr", "global_norm"]
+EVENTS_BACKLOG = 64 << 20  # bytes held while the disk refuses writes (events: never dropped
+METRICS_BACKLOG = 8 << 20  # in practice); metrics rows beyond this are dropped and counted
+
+
+class Appender:
+    """One append-only file, written with unbuffered writes and a backlog for refused bytes."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.file: io.RawIOBase | None = None
+        self.backlog = bytearray()
+        self.dropped = 0  # records refused because the backlog was full
+
+    def write(self, data: bytes, sync: bool = False) -> OSError | None:
+        """Append `data` after the backlog; the error if the disk refused some of it."""
+        if len(self.backlog) + len(data) > self.limit:
+            self.dropped += 1
+        else:
+            self.backlog += data
+        try:
+            if self.file is None:
+                self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            while self.backlog:
+                written = self.file.write(self.backlog) or 0
+                del self.backlog[:written]
+            if sync:
+                os.fsync(self.file.fileno())
+        except OSError as e:
+            return e
+        return None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.write(b"")  # a last try for the backlog
+            self.file.close()
 
 
 class RunLog:
@@ -26,22 +68,28 @@ class RunLog:
         self.session_id = uuid.uuid4().hex[:12]
         for name in ("events.jsonl", "epochs.jsonl", "metrics.csv"):
             end_torn_line(self.run_dir / name)
-        self._events = open(self.run_dir / "events.jsonl", "a", encoding="utf-8")
-        self._epochs = open(self.run_dir / "epochs.jsonl", "a", encoding="utf-8")
-        self._metrics_path = self.run_dir / "metrics.csv"
-        self._metrics: TextIO | None = None
-        self._writer: Any = None
+        self._events = Appender(self.run_dir / "events.jsonl", EVENTS_BACKLOG)
+        self._epochs = Appender(self.run_dir / "epochs.jsonl", EVENTS_BACKLOG)
+        self._metrics = Appender(self.run_dir / "metrics.csv", METRICS_BACKLOG)
+        self._metrics_started = False
+        self.problem: str | None = None  # why the logs cannot be written now, if they cannot
+        self.on_problem: Callable[[str], None] | None = None
         self._write(
             {"type": "session", "session": self.session_id, "time": time.time(), "pid": os.getpid()}
         )
 
+    def _put(self, appender: Appender, data: bytes, sync: bool = False) -> None:
+        error = appender.write(data, sync)
+        if error is None:
+            if not any(a.backlog for a in (self._events, self._epochs, self._metrics)):
+                self.problem = None
+        elif self.problem is None:
+            self.problem = f"cannot write {appender.path}: {os_reason(error)}"
+            if self.on_problem is not None:
+                self.on_problem(self.problem)
+
     def _write(self, record: dict) -> None:
-        self._events.write(json.dumps(record, default=float) + "\n")
-        self._events.flush()
-        try:
-            os.fsync(self._events.fileno())
-        except OSError:
-            pass
+        self._put(self._events, (json.dumps(record, default=float) + "\n").encode(), sync=True)
 
     def event(self, ev: Event) -> None:
         self._write({"type": "event", "session": self.session_id, **ev.to_json()})
@@ -50,29 +98,27 @@ class RunLog:
         self._write({"type": "segment", "session": self.session_id, **seg.to_json()})
 
     def metrics(self, layer_names: list[str], rows: list[list]) -> None:
-        if self._writer is None:
-            new = not self._metrics_path.exists() or self._metrics_path.stat().st_size == 0
-            metrics = open(self._metrics_path, "a", encoding="utf-8", newline="")  # noqa: SIM115
-            self._metrics, self._writer = metrics, csv.writer(metrics)
-            if new:
-                self._writer.writerow(METRIC_COLUMNS + [f"norm/{n}" for n in layer_names])
-        self._writer.writerows(rows)
-        if self._metrics is not None:
-            self._metrics.flush()
+        text = io.StringIO()
+        writer = csv.writer(text)
+        if not self._metrics_started:
+            self._metrics_started = True
+            path = self._metrics.path
+            if not path.exists() or path.stat().st_size == 0:
+                writer.writerow(METRIC_COLUMNS + [f"norm/{n}" for n in layer_names])
+        writer.writerows(rows)
+        self._put(self._metrics, text.getvalue().encode())
 
     def epoch(self, record: dict) -> None:
-        self._epochs.write(json.dumps(record, default=float) + "\n")
-        self._epochs.flush()
+        self._put(self._epochs, (json.dumps(record, default=float) + "\n").encode())
 
     def close(self) -> None:
-        for f in (self._events, self._epochs, self._metrics):
-            if f is not None and not f.closed:
-                f.flush()
+        for appender in (self._events, self._epochs, self._metrics):
+            if appender.file is not None:
                 try:
-                    os.fsync(f.fileno())
+                    os.fsync(appender.file.fileno())
                 except OSError:
                     pass
-                f.close()
+            appender.close()
 
 
 def end_torn_line(path: Path) -> None:
@@ -85,7 +131,7 @@ def end_torn_line(path: Path) -> None:
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b"\n":
                 f.write(b"\n")
-    except FileNotFoundError:
+    except OSError:  # missing, or not ours to change: nothing to end
         pass
 
 

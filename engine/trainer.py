@@ -67,6 +67,7 @@ class Trainer:
         self.dispatcher = CallbackDispatcher()
         self.params: dict = {}
         self.runlog = RunLog(session.run_dir)
+        self.runlog.on_problem = self._logs_refused
 
     # ----- thread entry ------------------------------------------------------------------
     def run(self) -> None:
@@ -424,12 +425,21 @@ class Trainer:
     def error(self, action: str, exc: BaseException, *, user_code: bool = False) -> Event:
         tb = "".join(traceback.format_exception(exc))
         path = self.session.run_dir / "errors.log"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {action} (step {self.done})\n{tb}\n")
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"--- {stamp} {action} (step {self.done})\n{tb}\n")
+        except OSError:
+            pass  # a full disk: the event below still carries the error (and the report)
         detail = {"action": action, "message": one_line(exc), "type": type(exc).__name__}
         if user_code:
             detail["traceback"] = tb
         return self.record("error", detail=detail)
+
+    def _logs_refused(self, problem: str) -> None:
+        """The run directory refused a log write (a full disk, say): say so once, train on."""
+        message = f"{problem}; training goes on and the logs catch up once they can be written"
+        self.record("error", detail={"action": "write", "message": message})
 
     def _user_code_failed(self, exc: Exception) -> None:
         """A callback or the model raised inside fit: pause, keep everything, say what."""

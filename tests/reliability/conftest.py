@@ -18,14 +18,15 @@ from tests.conftest import write_config
 T = 120  # seconds: generous, the machines are shared
 SIZE = (120, 40)
 
-settings.register_profile("default", max_examples=6, deadline=None, derandomize=True,
-                          print_blob=True)
+settings.register_profile(
+    "default", max_examples=6, deadline=None, derandomize=True, print_blob=True
+)
 settings.register_profile("slow", max_examples=60, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("WW_HYPOTHESIS_PROFILE", "default"))
 
 # A user module: every hook raises while a flag file beside it names that hook, so a test turns
 # the fault on and off by writing and removing the file (no reload needed).
-FAULTY = '''
+FAULTY = """
 from pathlib import Path
 
 import keras
@@ -67,11 +68,18 @@ class Raiser(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if _armed("on_epoch_end"):
             raise RuntimeError("boom in on_epoch_end")
-'''
+"""
 
 
-def faulty_config(folder: Path, *, epochs: int = 3, callbacks: bool = False,
-                  loader: bool = False, fail: str = "", extra: str = "") -> tuple[Path, str]:
+def faulty_config(
+    folder: Path,
+    *,
+    epochs: int = 3,
+    callbacks: bool = False,
+    loader: bool = False,
+    fail: str = "",
+    extra: str = "",
+) -> tuple[Path, str]:
     """A config whose builder (and loader, callbacks) come from a fresh user module.
 
     The module gets a unique name so that no other test's import of it is reused. Returns the
@@ -81,11 +89,9 @@ def faulty_config(folder: Path, *, epochs: int = 3, callbacks: bool = False,
     module = f"ww_faulty_{uuid.uuid4().hex[:8]}"
     (folder / f"{module}.py").write_text(FAULTY)
     arm(folder, fail)
-    data = (f'[data]\nloader = "{module}:load"\nbatch_size = 16\n' if loader else
-            None)
+    data = f'[data]\nloader = "{module}:load"\nbatch_size = 16\n' if loader else None
     path = write_config(folder, epochs=epochs, extra=extra)
-    text = path.read_text().replace('builder = "ww_test_models:mlp"',
-                                    f'builder = "{module}:build"')
+    text = path.read_text().replace('builder = "ww_test_models:mlp"', f'builder = "{module}:build"')
     if data:
         text = text.replace('[data]\npath = "data.npz"\nbatch_size = 16\n', data)
     if callbacks:
@@ -106,10 +112,26 @@ def arm(folder: Path, fail: str) -> None:
 # --- the report contract (DESIGN.md, "Report (JSON)") --------------------------------------------
 
 REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
-SEGMENT_KEYS = {"index", "origin", "instance", "start_session_step", "end_session_step",
-                "start_model_step", "start_fingerprint", "end_fingerprint", "callbacks"}
-EVENT_KEYS = {"session_step", "model_step", "kind", "verdict", "detail", "norm_before",
-              "norm_after"}
+SEGMENT_KEYS = {
+    "index",
+    "origin",
+    "instance",
+    "start_session_step",
+    "end_session_step",
+    "start_model_step",
+    "start_fingerprint",
+    "end_fingerprint",
+    "callbacks",
+}
+EVENT_KEYS = {
+    "session_step",
+    "model_step",
+    "kind",
+    "verdict",
+    "detail",
+    "norm_before",
+    "norm_after",
+}
 CHECKPOINT_KEYS = {"name", "path", "model_step", "epoch", "fingerprint"}
 FINAL_KEYS = {"model_step", "epoch", "loss", "global_norm", "fingerprint"}
 ORIGINS = {"fresh", "continued", "restored", "reset", "optimizer_reset"}
@@ -124,7 +146,8 @@ def check_report(report: dict) -> None:
         assert set(seg) == SEGMENT_KEYS, sorted(seg)
         assert seg["index"] == i and seg["origin"] in ORIGINS
         assert seg["end_session_step"] is None or (
-            seg["start_session_step"] <= seg["end_session_step"] <= report["session_steps"])
+            seg["start_session_step"] <= seg["end_session_step"] <= report["session_steps"]
+        )
     steps = [ev["session_step"] for ev in report["events"]]
     assert steps == sorted(steps), "events out of order"
     for ev in report["events"]:
@@ -140,6 +163,7 @@ def check_report(report: dict) -> None:
 
 
 # --- a real session behind the app -------------------------------------------------------------
+
 
 @pytest.fixture
 def notes():

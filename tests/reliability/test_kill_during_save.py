@@ -36,15 +36,22 @@ def leftovers(run: Path) -> list[str]:
     """Files an interrupted save left: temp files and weights no manifest points to."""
     store = CheckpointStore(run, clean=False)
     referenced = {m["file"] for m in store.manifests().values()}
-    return sorted(p.name for p in store.dir.iterdir()
-                  if p.name.startswith(TEMP_PREFIX)
-                  or (p.name.endswith(OWN_SUFFIX) and p.name not in referenced))
+    return sorted(
+        p.name
+        for p in store.dir.iterdir()
+        if p.name.startswith(TEMP_PREFIX)
+        or (p.name.endswith(OWN_SUFFIX) and p.name not in referenced)
+    )
 
 
 def kill_while_saving(config: Path, run: Path, rng: random.Random) -> list[str]:
     """One trial: start the child, let it save for a random while, kill -9; the leftovers."""
-    child = subprocess.Popen([sys.executable, str(CHILD), str(config), str(run)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), str(config), str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = child.stdout.readline()
         assert line == "ready\n", child.stderr.read() if child.poll() is not None else line
@@ -58,8 +65,12 @@ def kill_while_saving(config: Path, run: Path, rng: random.Random) -> list[str]:
 
 
 def inspect_json(run: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "weightwatch.tui.cli", "inspect", str(run),
-                          "--json"], capture_output=True, text=True, timeout=T)
+    out = subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", "inspect", str(run), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -67,9 +78,13 @@ def inspect_json(run: Path) -> dict:
 def plain_keras_fingerprint(path: str) -> str:
     import keras
 
-    model = keras.Sequential([keras.Input((4,)),
-                              keras.layers.Dense(8, activation="relu", name="hidden"),
-                              keras.layers.Dense(1, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
     model.load_weights(path)
     return fingerprint(model)
 
