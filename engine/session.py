@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ class Session:
         self.attention = False  # read per batch by the control callback: anything to do?
         self.hold_step = -1  # the nearest pending `hold_at_step`, -1 if none
         self.stopped = threading.Event()
+        self._trainer: Any = None  # set by the training thread; tests may read it while parked
 
     # ----- lifecycle ---------------------------------------------------------------------
     def run(self) -> None:
@@ -150,7 +151,14 @@ class Session:
         return self._state
 
     def status(self) -> Status:
-        return self._status
+        """The latest snapshot, with the batch counters read live (plain ints: no lock, no
+        work on the training thread); no steps/s while parked."""
+        st, t = self._status, self._trainer
+        if t is not None and st.state is SessionState.RUNNING:
+            return replace(st, session_step=t.done, step_in_epoch=t.step_in_epoch, epoch=t.epoch)
+        if st.state.parked and st.steps_per_s is not None:
+            return replace(st, steps_per_s=None)
+        return st
 
     def events(self) -> list[Event]:
         with self._lock:

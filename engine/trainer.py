@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import transitions  # noqa: E402
+from . import restart, transitions  # noqa: E402
 from .check import ensure_on_path, load_data, resolve_import  # noqa: E402
 from .control_callback import ControlCallback  # noqa: E402
 from .data import BatchFeed  # noqa: E402
@@ -31,6 +31,8 @@ from .runlog import RunLog  # noqa: E402
 from .weights import fingerprint, global_norm, model_step  # noqa: E402
 
 FLUSH_SECONDS = 0.2
+# Events after which the weights may differ from the last telemetry row.
+NORM_MARK_KINDS = ("started", "checkpoint_loaded", "rebuilt", "recompiled")
 
 
 class RestartFit(Exception):
@@ -46,7 +48,7 @@ class Trainer:
 
     def __init__(self, session) -> None:
         self.session = session
-        session._trainer = self  # for tests and debugging only: read while the thread is parked
+        session._trainer = self  # live counters for status(); tests read it while parked
         self.config = session.config
         self.model: Any = None
         self.probe: TelemetryProbe | None = None
@@ -68,25 +70,30 @@ class Trainer:
         self.params: dict = {}
         self.runlog = RunLog(session.run_dir)
         self.runlog.on_problem = self._logs_refused
+        self.retry = None  # the future of a rebuild that retries a failed start
 
     # ----- thread entry ------------------------------------------------------------------
     def run(self) -> None:
-        s = self.session
+        try:
+            while not self._start():  # parked in FAILED until a retry (see restart.py)
+                if not restart.wait_for_retry(self):
+                    return
+            self._loop()
+        except Quit:
+            pass
+        finally:
+            self._shutdown()
+
+    def _start(self) -> bool:
         try:
             self._setup()
         except Quit:
-            self._shutdown()
-            return
-        except Exception as e:  # builder, data or checkpoint failed: nothing to train
-            self.error("start", e)
-            s._set_state(SessionState.FAILED, one_line(e))
-            self._park_until_stop()
-            self._shutdown()
-            return
-        try:
-            self._loop()
-        finally:
-            self._shutdown()
+            raise
+        except Exception as e:  # builder, data, callbacks or --from failed: nothing to train
+            restart.failed_to_start(self, e)
+            return False
+        restart.started(self)
+        return True
 
     def _setup(self) -> None:
         s, cfg = self.session, self.config
@@ -399,6 +406,18 @@ class Trainer:
             seg = s.lineage.close(self.done, fp)
         self.runlog.segment(seg)
 
+    def _mark_norms(self, norm: float | None) -> None:
+        """Put the norms after a transition on the charts at once, at this very step: a reset
+        or a load shows as a vertical jump before another batch has run."""
+        layers = {
+            f"layer/{i}": float(
+                np.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in layer.trainable_weights))
+            )
+            for i, layer in enumerate(self.probe.layers)
+        }
+        self.session.telemetry.append(float(self.done), global_norm=norm or 0.0, **layers)
+        self.last_norm = norm
+
     def callback_names(self) -> list[str]:
         return [spec.label for spec in self.dispatcher.specs if spec.enabled]
 
@@ -416,6 +435,8 @@ class Trainer:
             if norm_after is not None
             else (self.norm() if self.model is not None else None),
         )
+        if kind in NORM_MARK_KINDS and self.probe is not None:
+            self._mark_norms(ev.norm_after)
         self.runlog.event(ev)
         self.session._record_event(ev)
         if verdict is not None:
@@ -479,24 +500,6 @@ class Trainer:
         self.record("finished", detail={"reason": reason, "epoch": self.epoch})
         self.session._set_state(SessionState.FINISHED, reason)
         self.publish()
-
-    def _park_until_stop(self) -> None:
-        s = self.session
-        while True:
-            cmd = s._pop_command()
-            if cmd is None:
-                s._wait(0.5)
-                continue
-            if cmd.kind == "stop":
-                self.stop_future = cmd.future
-                return
-            if cmd.kind == "release":
-                continue
-            from .errors import CommandRejected
-
-            cmd.future.set_exception(
-                CommandRejected(f"the session could not start: {s.status().message}")
-            )
 
     def _shutdown(self) -> None:
         from .report import build_report

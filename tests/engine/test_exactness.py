@@ -37,8 +37,9 @@ def test_save_then_load_round_trips_weights_iterations_and_slots(make_config):
     held_at(s, 6)
     info = s.save("mid").result(T)
     saved_opt = optimizer_state(s)
+    hold = s.hold_at_step(10)  # registered while held: no race
     s.release()
-    held_at(s, 10)
+    hold.result(T)
     assert optimizer_state(s)[0] != saved_opt[0]  # iterations moved on
     s.load("mid").result(T)
     loaded_opt = optimizer_state(s)

@@ -35,8 +35,9 @@ def test_restored_load_brings_back_checkpoint_weights_and_step(make_config):
     s = started(make_config(epochs=3), hold=4)
     held_at(s, 4)
     info = s.save("early").result(T)
+    hold = s.hold_at_step(9)  # registered while held: no race
     s.release()
-    held_at(s, 9)
+    hold.result(T)
     s.load("early").result(T)
     assert fingerprint(model(s)) == info.fingerprint
     assert int(model(s).optimizer.iterations.numpy()) == 4
@@ -55,10 +56,13 @@ def test_restored_load_brings_back_checkpoint_weights_and_step(make_config):
 def test_reset_rebuild_is_a_new_instance_with_fresh_weights(make_config):
     s = started(make_config(epochs=2), hold=5)
     held_at(s, 5)
+    before = s.telemetry.latest("global_norm")
     s.rebuild().result(T)  # same seed as the first instance: the very same initial weights
+    rebuilt_norms = [before, s.telemetry.latest("global_norm")]
     assert int(model(s).optimizer.iterations.numpy()) == 0
+    hold = s.hold_at_step(7)  # registered while still held at 5: no race
     s.release()
-    held_at(s, 7)
+    hold.result(T)
     s.rebuild(seed=123).result(T)
     s.release()
     r = finish(s)
@@ -72,6 +76,9 @@ def test_reset_rebuild_is_a_new_instance_with_fresh_weights(make_config):
         segs[1]["end_fingerprint"],
     )
     assert segs[1]["start_model_step"] == 0 and segs[2]["start_model_step"] == 0
+    xs, norms = s.telemetry.window("global_norm", width=10_000)
+    at5 = [n for x, n in zip(xs, norms, strict=True) if x == 5.0]
+    assert at5 == [rebuilt_norms[0], rebuilt_norms[1]]  # the jump is drawn at the rebuild's step
     rebuilt = events_of(r, "rebuilt")
     assert [e["verdict"] for e in rebuilt] == ["reset", "reset"]
     assert rebuilt[0]["model_step"] == 0 and rebuilt[0]["norm_after"] != rebuilt[0]["norm_before"]

@@ -21,7 +21,7 @@ def test_probe_norms_and_loss_match_eager_values_at_a_boundary(make_config):
     held_at(s, 6)
     m = model(s)
     xs, norms = s.telemetry.window("global_norm")
-    assert xs[-1] == 6.0 and len(xs) == 6
+    assert xs[-1] == 6.0 and xs[:2] == [0.0, 1.0] and len(xs) == 7  # step 0: the initial norm
     assert abs(norms[-1] - global_norm(m)) < 1e-6
     per_layer = [
         np.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in layer.trainable_weights))
