@@ -101,8 +101,10 @@ def test_action_kind_key_accepts_common_spellings(tmp_path):
     from weightwatch.engine.script import load_script
 
     p = tmp_path / "s.toml"
-    p.write_text('[[action]]\naction = "save"\nname = "a"\n[[action]]\nkind = "pause"\n'
-                 '[[action]]\ntype = "resume"\n[[action]]\ndo = "quit"\n')
+    p.write_text(
+        '[[action]]\naction = "save"\nname = "a"\n[[action]]\nkind = "pause"\n'
+        '[[action]]\ntype = "resume"\n[[action]]\ndo = "quit"\n'
+    )
     script = load_script(p)
     assert [a.kind for a in script.actions] == ["save", "pause", "resume", "quit"]
     assert script.actions[0].args["name"] == "a"
