@@ -10,11 +10,24 @@ the weight norm, a loss blow-up) survive decimation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-import numpy as np
+# numpy is imported by the first Series, not here: the UI imports this module before its first
+# frame, and numpy's ~80 ms import would delay that frame (DESIGN.md, "first frame fast"). Series
+# only exist once training has started, and the training thread has imported numpy by then.
+np: Any = None
 
 DEFAULT_CAPACITY = 4096
+
+
+def _numpy() -> Any:
+    global np
+    if np is None:
+        import numpy
+
+        np = numpy
+    return np
 
 
 class Series:
@@ -25,6 +38,7 @@ class Series:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 4 or capacity % 2:
             raise ValueError(f"capacity must be an even number >= 4. Received: capacity={capacity}")
+        _numpy()
         self.capacity = capacity
         self.stride = 1
         self.n = 0  # buckets in use
@@ -56,6 +70,43 @@ class Series:
         self.lo[i] = self.hi[i] = self.last[i] = y
         self.fill[i] = 1
         self.n += 1
+
+    def extend(self, xs, ys) -> None:
+        """Add many points at once (x must not decrease): the same buckets as appending them one
+        by one, with numpy doing the work instead of a Python step per point."""
+        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        k, total = 0, len(xs)
+        self.count += total
+        while k < total:
+            i = self.n - 1
+            if i >= 0 and self.fill[i] < self.stride:  # top up the last bucket
+                take = min(self.stride - int(self.fill[i]), total - k)
+                part = ys[k:k + take]
+                self.x1[i] = xs[k + take - 1]
+                self.lo[i] = np.fmin(self.lo[i], np.fmin.reduce(part))
+                self.hi[i] = np.fmax(self.hi[i], np.fmax.reduce(part))
+                self.last[i] = part[-1]
+                self.fill[i] += take
+                k += take
+            elif self.n == self.capacity:
+                self._halve()  # every bucket is full now, at twice the stride
+            else:
+                k += self._new_buckets(xs[k:], ys[k:])
+
+    def _new_buckets(self, xs, ys) -> int:
+        """Fill as many new buckets as fit from the points given; returns how many were used."""
+        stride = self.stride
+        take = min(len(xs), (self.capacity - self.n) * stride)
+        starts = np.arange(0, take, stride)
+        ends = np.minimum(starts + stride, take) - 1
+        new = slice(self.n, self.n + len(starts))
+        self.x0[new], self.x1[new] = xs[starts], xs[ends]
+        self.lo[new] = np.fmin.reduceat(ys[:take], starts)
+        self.hi[new] = np.fmax.reduceat(ys[:take], starts)
+        self.last[new] = ys[ends]
+        self.fill[new] = ends - starts + 1
+        self.n += len(starts)
+        return take
 
     def _halve(self) -> None:
         """Merge neighbouring buckets pairwise; the stride doubles."""
@@ -133,6 +184,13 @@ class TelemetryStore:
             for x, values in rows:
                 for name, y in values.items():
                     self._get(name).append(x, y)
+            self.version += 1
+
+    def append_columns(self, xs, columns: Mapping[str, Any]) -> None:
+        """Append a block of steps: `xs` (non-decreasing) and, per series, one value per x."""
+        with self._lock:
+            for name, ys in columns.items():
+                self._get(name).extend(xs, ys)
             self.version += 1
 
     def append(self, x: float, **values: float) -> None:
