@@ -61,6 +61,7 @@ class DashboardScreen(Screen[None]):
         self.markers: list[Marker] = []
         self.banner_event: ev.Event | None = None
         self._drawn_key: tuple | None = None
+        self._event_waiting = False  # an event arrived since the last chart round
         self._round_cpu: float | None = None  # UI-thread CPU time when the last round began
 
     def compose(self) -> ComposeResult:
@@ -93,8 +94,10 @@ class DashboardScreen(Screen[None]):
             self._round_cpu = None
         self.show_status()
         key = (self.session.telemetry.version, len(self.markers))
-        if force or (key != self._drawn_key and self.budget.due()):
-            self._drawn_key = key
+        # An event (a reset, a load, a pause) is drawn at the next tick whatever the budget says:
+        # events are rare, and a reset must show within one refresh (docs/performance.md).
+        if force or self._event_waiting or (key != self._drawn_key and self.budget.due()):
+            self._drawn_key, self._event_waiting = key, False
             self.redraw_charts()
 
     def show_status(self) -> None:
@@ -121,6 +124,7 @@ class DashboardScreen(Screen[None]):
         """Log the event, mark it on the charts and, if it has a verdict, show the banner."""
         self.events.append(event)
         self.markers = markers_for(self.events)
+        self._event_waiting = True
         self.query_one(EventLog).add_event(event)
         if banner and event.verdict and not self._repeats_banner(event):
             self.query_one(VerdictBanner).show_event(event)
