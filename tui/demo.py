@@ -264,7 +264,7 @@ def run_demo(args: Any) -> int:
     report = Path(args.report) if args.report else None
     with redirect_stderr_to(session.run_dir / "tensorflow.log"):
         if args.headless:
-            shots = Path(args.screenshots) if args.screenshots else None
+            shots = Path(args.screenshots) if getattr(args, "screenshots", None) else None
             asyncio.run(run_headless_tour(session, report_path=report, screenshots=shots))
         else:
             DemoApp(session, report_path=report).run()

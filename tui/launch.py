@@ -45,6 +45,8 @@ def check_from(ref: str, run_dir: Path) -> None:
 def launch(args) -> int:
     from .cli import demo_config_path
 
+    if not args.config and not args.script and not args.from_checkpoint and not args.plain:
+        return launch_demo(args)  # no config: the guided tour on the built-in demo config
     config_path = Path(args.config) if args.config else demo_config_path()
     config, script, run_dir, ref = prepare(args, config_path)
     if getattr(args, "plain", False):
