@@ -81,7 +81,7 @@ class Series:
             i = self.n - 1
             if i >= 0 and self.fill[i] < self.stride:  # top up the last bucket
                 take = min(self.stride - int(self.fill[i]), total - k)
-                part = ys[k:k + take]
+                part = ys[k : k + take]
                 self.x1[i] = xs[k + take - 1]
                 self.lo[i] = np.fmin(self.lo[i], np.fmin.reduce(part))
                 self.hi[i] = np.fmax(self.hi[i], np.fmax.reduce(part))

@@ -1,0 +1,1 @@
+"""weightwatch benchmarks: `python -m benchmarks` (see run.py and docs/performance.md)."""
