@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
+from weightwatch.tui.screens.alerts import alert_for
 from weightwatch.tui.screens.callbacks import CallbackEditor
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
@@ -146,6 +147,17 @@ class WeightwatchApp(App[dict | None]):
     @on(EventRecorded)
     def show_event(self, message: EventRecorded) -> None:
         self.dashboard.add_event(message.event)
+        self.alert(message.event)
+
+    def alert(self, event: ev.Event) -> None:
+        """User code that raised, or a diverged loss: a notification, and a dialog when nothing
+        else is open (never during a script: the dialog would take the script's keys)."""
+        dialog = alert_for(event, self.run_dir)
+        if dialog is None:
+            return
+        self.notify(dialog.summary, severity="error", timeout=10)
+        if self.script is None and not self._quitting and self.screen is self.dashboard:
+            self.push_screen(dialog, self._load)
 
     @on(TrainingStateChanged)
     def show_state(self, message: TrainingStateChanged) -> None:
@@ -186,8 +198,9 @@ class WeightwatchApp(App[dict | None]):
             done(result)
         return result
 
-    def ready(self, doing: str) -> bool:
-        """Whether a command makes sense now; if not, say why in a warning."""
+    def ready(self, doing: str, after_failed_start: bool = False) -> bool:
+        """Whether a command makes sense now; if not, say why in a warning. After a failed
+        start, rebuild (which retries the start) and callback edits still make sense."""
         state = self.session.status().state
         problem = None
         if self._quitting:
@@ -196,7 +209,7 @@ class WeightwatchApp(App[dict | None]):
             problem = "close the dialog first"
         elif state is S.STARTING:
             problem = "still starting (importing TensorFlow, building the model)"
-        elif state in (S.STOPPED, S.FAILED):
+        elif state is S.STOPPED or (state is S.FAILED and not after_failed_start):
             problem = f"the session has {state.value}"
         if problem:
             self.warn(f"Cannot {doing} now: {problem}.")
@@ -215,7 +228,7 @@ class WeightwatchApp(App[dict | None]):
             self.send("resume", self.session.resume)
 
     def action_callbacks(self) -> None:
-        if self.ready("edit callbacks"):
+        if self.ready("edit callbacks", after_failed_start=True):
             specs = list(self.session.status().callbacks)
             self.push_screen(CallbackEditor(specs), partial(self._callbacks_chosen, specs))
 
@@ -247,7 +260,7 @@ class WeightwatchApp(App[dict | None]):
                       lambda info: self.notify(f"Loaded {info.name}: weights restored."))
 
     def action_rebuild(self) -> None:
-        if self.ready("rebuild the model"):
+        if self.ready("rebuild the model", after_failed_start=True):
             self.push_screen(RebuildDialog(), self._rebuild)
 
     def _rebuild(self, choice: RebuildChoice | None) -> None:

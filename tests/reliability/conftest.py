@@ -3,6 +3,7 @@ report contract, and a real session driven through the app's pilot."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -180,9 +181,15 @@ def real_app(session, **kw):
 
 
 async def until(predicate, pilot, timeout: float = T) -> None:
-    from tests.tui.conftest import until as _until
-
-    await _until(predicate, pilot, timeout)
+    """Let the app run until `predicate()` holds; fail at once if the app crashed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if pilot.app._exception is not None:
+            raise AssertionError("the app crashed") from pilot.app._exception
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate}")
+        await pilot.pause(0.01)
 
 
 def text_of(app) -> str:
