@@ -281,25 +281,20 @@ class Trainer:
         first, rows = self.probe.read_new()
         if not len(rows):
             return
-        names = [f"layer/{i}" for i in range(len(self.probe.layer_names))]
-        out, csv_rows = [], []
-        for k, row in enumerate(rows):
-            step = self.probe_base + first + k + 1
-            values = {"loss": row[0], "lr": row[1], "global_norm": row[2]}
-            values.update(zip(names, row[4:], strict=False))
-            out.append((float(step), values))
-            csv_rows.append(
-                [
-                    step,
-                    int(row[3]),
-                    self.epoch,
-                    self.instance,
-                    *(f"{v:.9g}" for v in row[:3]),
-                    *(f"{v:.9g}" for v in row[4:]),
-                ]
-            )
-        self.session.telemetry.append_rows(out)
-        self.runlog.metrics(self.probe.layer_names, csv_rows)
+        # Whole columns at once (numpy, one `%` per CSV row): this runs between two batches.
+        steps = self.probe_base + first + 1 + np.arange(len(rows))
+        norms = rows[:, 4:]
+        columns = {"loss": rows[:, 0], "lr": rows[:, 1], "global_norm": rows[:, 2]}
+        columns.update({f"layer/{i}": norms[:, i] for i in range(norms.shape[1])})
+        self.session.telemetry.append_columns(steps.astype(np.float64), columns)
+        self.runlog.metrics_block(
+            self.probe.layer_names,
+            steps,
+            rows[:, 3],
+            self.epoch,
+            self.instance,
+            np.delete(rows, 3, axis=1),
+        )
         self.last_loss, self.last_norm = float(rows[-1][0]), float(rows[-1][2])
         self._measure_rate()
         self.publish(model_step=int(rows[-1][3]), learning_rate=float(rows[-1][1]))

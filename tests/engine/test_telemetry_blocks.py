@@ -73,8 +73,32 @@ def test_append_columns_bumps_the_version_once_per_block():
 
 
 def test_the_store_and_session_import_without_numpy_so_the_first_frame_does_not_wait():
-    code = ("import sys, weightwatch.engine.session, weightwatch.engine.telemetry; "
-            "print('numpy' in sys.modules)")
+    code = (
+        "import sys, weightwatch.engine.session, weightwatch.engine.telemetry; "
+        "print('numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_metrics_block_writes_the_same_text_as_metrics(tmp_path):
+    from weightwatch.engine.runlog import RunLog
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(50, 5)) * 10.0 ** rng.integers(-8, 8, size=(50, 5))
+    values[3, 0], values[7, 2], values[9, 4] = np.nan, np.inf, -0.0
+    steps, model_steps = np.arange(11, 61), np.arange(50, dtype=np.float64)
+    by_row, by_block = RunLog(tmp_path / "a"), RunLog(tmp_path / "b")
+    by_row.metrics(
+        ["h", "o"],
+        [
+            [s, int(m), 2, 1, *(f"{v:.9g}" for v in row)]
+            for s, m, row in zip(steps, model_steps, values, strict=True)
+        ],
+    )
+    by_block.metrics_block(["h", "o"], steps, model_steps, 2, 1, values)
+    by_row.close()
+    by_block.close()
+    a = (tmp_path / "a" / "metrics.csv").read_bytes()
+    assert a.count(b"\r\n") == 51 and (tmp_path / "b" / "metrics.csv").read_bytes() == a
