@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import re
 from pathlib import Path
@@ -33,12 +35,26 @@ def commit(temp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
+def json_safe(value: object) -> object:
+    """`value` with NaN and infinities as None: strict JSON has no such numbers, and a diverged
+    loss or weight norm must not make a report or a manifest unreadable. Numpy floats become
+    plain floats on the way."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def write_json(path: Path, data: object) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
     temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
     try:
         with open(temp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
+            json.dump(json_safe(data), f, indent=2, sort_keys=True, default=float)
             f.write("\n")
         commit(temp, path)
     except BaseException:

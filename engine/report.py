@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .atomic import write_json
+from .atomic import json_safe, write_json
 
 EVENT_KEYS = (
     "session_step",
@@ -46,14 +46,18 @@ def build_report(session, final: dict | None, trainer=None) -> dict:
             "global_norm": status.global_norm,
             "fingerprint": None,
         }
-    return {
-        "session_steps": status.session_step,
-        "segments": segments,
-        "events": events,
-        "checkpoints": checkpoints,
-        "final": final,
-        "throughput": {"steps_per_s": steps_per_s},
-    }
+    report = json_safe(
+        {
+            "session_steps": status.session_step,
+            "segments": segments,
+            "events": events,
+            "checkpoints": checkpoints,
+            "final": final,
+            "throughput": {"steps_per_s": steps_per_s},
+        }
+    )
+    assert isinstance(report, dict)
+    return report
 
 
 def write_report(report: dict, path: Path) -> None:

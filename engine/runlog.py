@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from .atomic import os_reason
+from .atomic import json_safe, os_reason
 from .events import Event, Segment
 
 METRIC_COLUMNS = ["session_step", "model_step", "epoch", "instance", "loss", "lr", "global_norm"]
@@ -89,7 +89,8 @@ class RunLog:
                 self.on_problem(self.problem)
 
     def _write(self, record: dict) -> None:
-        self._put(self._events, (json.dumps(record, default=float) + "\n").encode(), sync=True)
+        line = json.dumps(json_safe(record), default=float) + "\n"
+        self._put(self._events, line.encode(), sync=True)
 
     def event(self, ev: Event) -> None:
         self._write({"type": "event", "session": self.session_id, **ev.to_json()})
@@ -125,7 +126,7 @@ class RunLog:
         self._put(self._metrics, text.encode())
 
     def epoch(self, record: dict) -> None:
-        self._put(self._epochs, (json.dumps(record, default=float) + "\n").encode())
+        self._put(self._epochs, (json.dumps(json_safe(record), default=float) + "\n").encode())
 
     def close(self) -> None:
         for appender in (self._events, self._epochs, self._metrics):

@@ -4,7 +4,6 @@ report contract, and a real session driven through the app's pilot."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import textwrap
@@ -141,7 +140,8 @@ ORIGINS = {"fresh", "continued", "restored", "reset", "optimizer_reset"}
 def check_report(report: dict) -> None:
     """Keys exactly as DESIGN.md writes them, sane values, and strict JSON (no NaN)."""
     assert set(report) == REPORT_KEYS, sorted(report)
-    json.dumps(report, allow_nan=False, default=float)
+    bad = non_finite(report)
+    assert not bad, f"not valid JSON: non-finite numbers at {bad}"
     assert isinstance(report["session_steps"], int) and report["session_steps"] >= 0
     for i, seg in enumerate(report["segments"]):
         assert set(seg) == SEGMENT_KEYS, sorted(seg)
@@ -161,6 +161,17 @@ def check_report(report: dict) -> None:
     assert set(report["throughput"]) == {"steps_per_s"}
     rate = report["throughput"]["steps_per_s"]
     assert rate is None or (math.isfinite(rate) and rate > 0)
+
+
+def non_finite(value, where: str = "") -> list[str]:
+    """Where a JSON document holds NaN or infinity (which strict JSON does not allow)."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [f"{where} = {value}"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite(v, f"{where}.{k}")]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in non_finite(v, f"{where}[{i}]")]
+    return []
 
 
 # --- a real session behind the app -------------------------------------------------------------
