@@ -52,8 +52,17 @@ def launch(args) -> int:
     if getattr(args, "plain", False):
         return run_plain(config, run_dir, ref, args.report)
     if args.headless or script is not None:
+        script = script or train_to_the_end(config_path)
         return run_headless_cli(config, script, run_dir, ref, args.report)
     return run_interactive(config, run_dir, ref, args.report)
+
+
+def train_to_the_end(config_path: Path):
+    """What `--headless` without `--script` does: train every epoch, then quit (the report is
+    written as after any script)."""
+    from weightwatch.engine.script import Action, Script, Trigger
+
+    return Script(path=config_path, actions=[Action(1, "quit", Trigger("finished"))])
 
 
 def launch_demo(args) -> int:
