@@ -107,7 +107,7 @@ class WeightwatchApp(App[dict | None]):
         self.script_hold: Future | None = None
         self.finished = asyncio.Event()
         self._quitting = False
-        self._sigterm = False
+        self._signals: list[signal.Signals] = []  # the quit handlers installed
         session.listener = self.session_listener
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -123,12 +123,12 @@ class WeightwatchApp(App[dict | None]):
             from weightwatch.tui.headless import hold_for  # the script runner's, not the UI's
 
             self.script_hold = hold_for(self.session, self.script.actions[0].trigger)
-        self._install_sigterm()
+        self._install_quit_signals()
         self.call_after_refresh(self.train)  # after the first frame: TensorFlow loads there
 
     def on_unmount(self) -> None:
-        if self._sigterm:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        for sig in self._signals:
+            asyncio.get_running_loop().remove_signal_handler(sig)
         if not self._quitting:
             self.session.stop()  # never leave the training thread parked behind us
 
@@ -332,13 +332,16 @@ class WeightwatchApp(App[dict | None]):
             except OSError as exc:
                 self.report_error = exc
 
-    def _install_sigterm(self) -> None:
-        """SIGTERM quits like `q` does (the report is written)."""
+    def _install_quit_signals(self) -> None:
+        """SIGTERM and SIGINT quit like `q` does (the report is written). In the interactive app
+        Ctrl+C arrives as a key; SIGINT comes from `kill -INT`, or from Ctrl+C in a terminal
+        that runs a headless script."""
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             return
-        try:
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGTERM, lambda: self.call_later(self.action_quit))
-            self._sigterm = True
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+                self._signals.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
