@@ -1,10 +1,12 @@
-"""A time budget for chart redraws: stretch the refresh so drawing stays cheap for training.
+"""A time budget for the UI thread: stretch the chart refresh so drawing stays cheap for training.
 
 The UI shares the GIL with the training thread. plotext has a fixed cost per build (about 16 ms on
 the reference machine, whatever the number of points), so two charts redrawn at 4 Hz took ~10% of
 the training's steps/s. The dashboard measures what a round of redraws really costs the UI thread
-(CPU time from the replot through the compositor's repaint, up to its next tick) and the interval
-between rounds becomes `cost / share`, never less than the base interval.
+(CPU time from the replot through the compositor's repaint, up to its next tick), and what the UI
+costs between rounds (status line, events, the event loop: the `background`). Chart rounds get what
+is left of `share` once the background is paid for (never less than `floor`): the interval between
+rounds becomes `cost / (share - background)`, never less than the base interval.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ import time
 class RedrawBudget:
     """Tracks what a round of chart redraws costs and when the next round may run."""
 
-    def __init__(self, base_interval: float, share: float = 0.03, ceiling: float = 10.0) -> None:
+    def __init__(
+        self, base_interval: float, share: float = 0.03, ceiling: float = 10.0, floor: float = 0.01
+    ) -> None:
         self.base_interval = base_interval
         self.share = share
         self.ceiling = ceiling
+        self.floor = floor
+        self.background = 0.0  # smoothed share of wall time the UI spends outside chart rounds
         self.round_cost = 0.0  # smoothed seconds per round
         self.rounds = 0
         self.measured = False  # whether round_cost holds a measurement yet
@@ -29,10 +35,16 @@ class RedrawBudget:
         """Add what the current round cost (UI-thread CPU seconds)."""
         self._pending += seconds
 
+    def record_background(self, cpu: float, wall: float) -> None:
+        """What the UI thread spent (CPU seconds) over `wall` seconds without a chart round."""
+        if wall > 0:
+            self.background += 0.25 * (cpu / wall - self.background)
+
     @property
     def interval(self) -> float:
-        """Seconds between rounds so that rounds take at most `share` of wall time."""
-        wanted = self.round_cost / self.share if self.share > 0 else 0.0
+        """Seconds between rounds so that the whole UI takes at most `share` of wall time."""
+        room = max(self.floor, self.share - self.background) if self.share > 0 else 0.0
+        wanted = self.round_cost / room if room > 0 else 0.0
         return min(self.ceiling, max(self.base_interval, wanted))
 
     def due(self, now: float | None = None) -> bool:
