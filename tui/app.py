@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -30,21 +30,13 @@ from textual.worker import Worker, WorkerState
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
-from weightwatch.tui.screens.alerts import alert_for
-from weightwatch.tui.screens.callbacks import CallbackEditor
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
-from weightwatch.tui.screens.dialogs import (
-    LearningRateDialog,
-    RebuildChoice,
-    RebuildDialog,
-    RecompileChoice,
-    RecompileDialog,
-    SaveDialog,
-)
-from weightwatch.tui.screens.error import ErrorScreen
-from weightwatch.tui.screens.help import HelpScreen
-from weightwatch.tui.screens.picker import CheckpointPicker
+
+# The modal screens are imported where they open, not here: ~45 ms less before the first frame
+# (docs/performance.md). The first dialog of a session opens that much later, once.
+if TYPE_CHECKING:
+    from weightwatch.tui.screens.dialogs import RebuildChoice, RecompileChoice
 
 PALETTE_TITLES = {
     "app.toggle_pause": "Pause / resume training",
@@ -152,6 +144,8 @@ class WeightwatchApp(App[dict | None]):
     def alert(self, event: ev.Event) -> None:
         """User code that raised, or a diverged loss: a notification, and a dialog when nothing
         else is open (never during a script: the dialog would take the script's keys)."""
+        from weightwatch.tui.screens.alerts import alert_for
+
         dialog = alert_for(event, self.run_dir)
         if dialog is None:
             return
@@ -168,6 +162,8 @@ class WeightwatchApp(App[dict | None]):
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         """The one place where worker failures are handled."""
+        from weightwatch.tui.screens.error import ErrorScreen
+
         worker = event.worker
         if worker.group == "training":
             if event.state is WorkerState.ERROR:
@@ -230,6 +226,8 @@ class WeightwatchApp(App[dict | None]):
     def action_callbacks(self) -> None:
         if self.ready("edit callbacks", after_failed_start=True):
             specs = list(self.session.status().callbacks)
+            from weightwatch.tui.screens.callbacks import CallbackEditor
+
             self.push_screen(CallbackEditor(specs), partial(self._callbacks_chosen, specs))
 
     def _callbacks_chosen(self, before: list, specs: list | None) -> None:
@@ -239,6 +237,8 @@ class WeightwatchApp(App[dict | None]):
 
     def action_save(self) -> None:
         if self.ready("save a checkpoint"):
+            from weightwatch.tui.screens.dialogs import SaveDialog
+
             self.push_screen(SaveDialog(self.session.default_checkpoint_name()), self._save)
 
     def _save(self, name: str | None) -> None:
@@ -252,6 +252,8 @@ class WeightwatchApp(App[dict | None]):
         checkpoints = self.session.list_checkpoints()
         if not checkpoints:
             self.warn("No checkpoints in this run yet: type the path of a .weights.h5 file.")
+        from weightwatch.tui.screens.picker import CheckpointPicker
+
         self.push_screen(CheckpointPicker(checkpoints, self.clock()), self._load)
 
     def _load(self, ref: str | None) -> None:
@@ -261,6 +263,8 @@ class WeightwatchApp(App[dict | None]):
 
     def action_rebuild(self) -> None:
         if self.ready("rebuild the model", after_failed_start=True):
+            from weightwatch.tui.screens.dialogs import RebuildDialog
+
             self.push_screen(RebuildDialog(), self._rebuild)
 
     def _rebuild(self, choice: RebuildChoice | None) -> None:
@@ -269,6 +273,8 @@ class WeightwatchApp(App[dict | None]):
 
     def action_recompile(self) -> None:
         if self.ready("recompile"):
+            from weightwatch.tui.screens.dialogs import RecompileDialog
+
             self.push_screen(RecompileDialog(self.session.status().optimizer), self._recompile)
 
     def _recompile(self, choice: RecompileChoice | None) -> None:
@@ -278,6 +284,8 @@ class WeightwatchApp(App[dict | None]):
 
     def action_set_lr(self) -> None:
         if self.ready("set the learning rate"):
+            from weightwatch.tui.screens.dialogs import LearningRateDialog
+
             self.push_screen(LearningRateDialog(self.session.status().learning_rate),
                              self._set_lr)
 
@@ -286,6 +294,8 @@ class WeightwatchApp(App[dict | None]):
             self.send("set_lr", partial(self.session.set_lr, value))
 
     def action_help(self) -> None:
+        from weightwatch.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen([*DASHBOARD_BINDINGS, *self.BINDINGS]))
 
