@@ -31,6 +31,7 @@ from typing import Any
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput, CheckpointError, CommandRejected
 from weightwatch.engine.events import SessionState as S
+from weightwatch.engine.report import EVENT_KEYS
 from weightwatch.engine.specs import (
     CallbackSpec,
     CompileSpec,
@@ -251,7 +252,8 @@ class FakeSession:
                      "fingerprint": self._w.fingerprint()}
             return {"session_steps": self._session_step,
                     "segments": [s.to_json() for s in self._segments],
-                    "events": [e.to_json() for e in self._events], "checkpoints": checkpoints,
+                    "events": [{k: getattr(e, k) for k in EVENT_KEYS} for e in self._events],
+                    "checkpoints": checkpoints,
                     "final": final, "throughput": {"steps_per_s": STEPS_PER_S}}
 
     # -- the "training thread" ----------------------------------------------------------------

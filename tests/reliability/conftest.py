@@ -18,10 +18,12 @@ from tests.conftest import write_config
 T = 120  # seconds: generous, the machines are shared
 SIZE = (120, 40)
 
+# No example database: nothing is written into the checkout. A failure prints its example
+# (and `@reproduce_failure` blob) instead.
 settings.register_profile(
-    "default", max_examples=6, deadline=None, derandomize=True, print_blob=True
+    "default", max_examples=6, deadline=None, derandomize=True, database=None, print_blob=True
 )
-settings.register_profile("slow", max_examples=60, deadline=None, print_blob=True)
+settings.register_profile("slow", max_examples=60, deadline=None, database=None, print_blob=True)
 settings.load_profile(os.environ.get("WW_HYPOTHESIS_PROFILE", "default"))
 
 # A user module: every hook raises while a flag file beside it names that hook, so a test turns
