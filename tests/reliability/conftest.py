@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import textwrap
 import uuid
 from pathlib import Path
@@ -18,13 +17,12 @@ from tests.conftest import write_config
 T = 120  # seconds: generous, the machines are shared
 SIZE = (120, 40)
 
-# No example database: nothing is written into the checkout. A failure prints its example
-# (and `@reproduce_failure` blob) instead.
-settings.register_profile(
-    "default", max_examples=6, deadline=None, derandomize=True, database=None, print_blob=True
+# Hypothesis, for the random-keys tests: no example database (nothing is written into the
+# checkout; a failure prints its example and a `@reproduce_failure` blob instead), no deadline
+# (the machines are shared), derandomized in the default run.
+KEYS_SETTINGS = settings(
+    max_examples=6, deadline=None, derandomize=True, database=None, print_blob=True
 )
-settings.register_profile("slow", max_examples=60, deadline=None, database=None, print_blob=True)
-settings.load_profile(os.environ.get("WW_HYPOTHESIS_PROFILE", "default"))
 
 # A user module: every hook raises while a flag file beside it names that hook, so a test turns
 # the fault on and off by writing and removing the file (no reload needed).

@@ -5,8 +5,8 @@ After every step: no unhandled exception and no internal-error dialog, at most o
 thread ever, every state change a legal one, and a report that follows the contract. A `q` or
 Ctrl+C somewhere in the sequence must end the app with the report written.
 
-Examples per run: the default profile is small and derandomized; the slow set
-(`WW_HYPOTHESIS_PROFILE=slow`, see docs/reliability.md) draws many more, at random.
+Examples per run: 6 (fake) and 2 (real), derandomized, in the default run; 100 and 25, drawn
+at random, in the slow set.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from weightwatch.tui.screens.error import ErrorScreen
 from tests.conftest import write_config
 from tests.tui.conftest import make_fake
 
-from .conftest import SIZE, T, check_report, real_app
+from .conftest import KEYS_SETTINGS, SIZE, T, check_report, real_app
 
 LEGAL = {  # state -> states it may change to (the same state again is always allowed)
     S.STARTING: {S.RUNNING, S.FAILED, S.STOPPED},
@@ -168,8 +168,7 @@ async def drive(app, watch: Watch, steps: list, end: str | None, fake=None) -> N
     assert written == json.loads(json.dumps(app.report))
 
 
-@given(SEQUENCE)
-def test_random_keys_against_the_fake_session(sequence):
+def fake_example(sequence) -> None:
     steps, end = sequence
     with tempfile.TemporaryDirectory() as folder:
         fake = make_fake(Path(folder) / "run")
@@ -178,18 +177,42 @@ def test_random_keys_against_the_fake_session(sequence):
         asyncio.run(drive(app, watch, steps, end, fake=fake))
 
 
+def real_example(config, sequence) -> None:
+    steps, end = sequence
+    with tempfile.TemporaryDirectory() as folder:
+        session = Session(config, run_dir=Path(folder) / "run")
+        app = real_app(session)
+        watch = Watch(session)
+        asyncio.run(drive(app, watch, steps[:12], end))
+
+
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
     return load_config(write_config(folder, epochs=6, n=256))
 
 
-@settings(max_examples=max(2, settings.default.max_examples // 3))
+@KEYS_SETTINGS
+@given(SEQUENCE)
+def test_random_keys_against_the_fake_session(sequence):
+    fake_example(sequence)
+
+
+@settings(KEYS_SETTINGS, max_examples=2)
 @given(sequence=SEQUENCE)
 def test_random_keys_against_a_real_session(tiny_config, sequence):
-    steps, end = sequence
-    with tempfile.TemporaryDirectory() as folder:
-        session = Session(tiny_config, run_dir=Path(folder) / "run")
-        app = real_app(session)
-        watch = Watch(session)
-        asyncio.run(drive(app, watch, steps[:12], end))
+    real_example(tiny_config, sequence)
+
+
+@pytest.mark.slow
+@settings(KEYS_SETTINGS, max_examples=100, derandomize=False)
+@given(SEQUENCE)
+def test_many_random_keys_against_the_fake_session(sequence):
+    fake_example(sequence)
+
+
+@pytest.mark.slow
+@settings(KEYS_SETTINGS, max_examples=25, derandomize=False)
+@given(sequence=SEQUENCE)
+def test_many_random_keys_against_a_real_session(tiny_config, sequence):
+    real_example(tiny_config, sequence)
