@@ -81,8 +81,8 @@ class CallbackDispatcher(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         for cb in self.active:
             if id(cb) not in self._begun:
+                cb.on_train_begin(logs)  # if it raises, it has not begun: the next fit retries
                 self._begun.add(id(cb))
-                cb.on_train_begin(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         for cb in self.active:

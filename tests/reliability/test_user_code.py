@@ -8,6 +8,8 @@ fixed) and nothing already saved is lost.
 
 from __future__ import annotations
 
+import sys
+
 from weightwatch.engine.config import load_config
 from weightwatch.engine.events import SessionState as S
 from weightwatch.engine.session import Session
@@ -47,7 +49,9 @@ async def rebuild(app, pilot) -> None:
 
 
 async def test_callback_hooks_that_raise_pause_and_the_session_stays_usable(tmp_path, notes):
-    config_path, _ = faulty_config(tmp_path / "cb", epochs=3, callbacks=True, fail="on_train_begin")
+    config_path, module = faulty_config(
+        tmp_path / "cb", epochs=3, callbacks=True, fail="on_train_begin"
+    )
     session = Session(load_config(config_path))
     held = session.hold_at_step(0)
     app = real_app(session)
@@ -67,6 +71,7 @@ async def test_callback_hooks_that_raise_pause_and_the_session_stays_usable(tmp_
             await pilot.press("p")
             await shows_user_code_error(app, pilot, notes, f"boom in {hook}", "training")
             assert session.state is S.PAUSED and session.status().session_step == step
+            assert sys.modules[module].Raiser.begun == 1  # on_train_begin retried, once
 
         await pilot.press("c")  # still armed: switch the callback off instead
         assert isinstance(app.screen, CallbackEditor)
