@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 import threading
@@ -21,10 +23,31 @@ def prepare(args, config_path: Path):
 
         script = load_script(args.script)
     run_dir = Path(args.run_dir).resolve() if getattr(args, "run_dir", None) else None
+    where = "--run-dir" if run_dir else f"{config_path}: [run].run_dir"
+    check_writable(run_dir or config.run.run_dir, where)
+    if getattr(args, "report", None):
+        report = Path(args.report)
+        if report.is_dir():
+            raise BadInput(f"--report {report}: a folder; give a file name such as report.json")
+        check_writable(report.parent, f"--report {report}")
     ref = getattr(args, "from_checkpoint", None)
     if ref:
         check_from(ref, run_dir or config.run.run_dir)
     return config, script, run_dir, ref
+
+
+def check_writable(folder: Path, where: str) -> None:
+    """A folder the run will write into must exist or be creatable, and take a new file: found
+    out now, not when the report is written at the end of a long run."""
+    from weightwatch.engine.atomic import os_reason
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".tmp-weightwatch-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise BadInput(f"{where}: cannot write in {folder} ({os_reason(e)})") from None
 
 
 def check_from(ref: str, run_dir: Path) -> None:
@@ -104,13 +127,34 @@ def finish_message(session, report) -> int:
 
     where = f" (report: {report})" if report else ""
     print(f"weightwatch: run directory {session.run_dir}{where}")
+    unwritten = unwritten_reports(session, report)
+    if unwritten:
+        print(f"weightwatch: could not write the report to {', '.join(map(str, unwritten))}; "
+              "events.jsonl and metrics.csv in the run directory hold the run", file=sys.stderr)
     if session.state is SessionState.FAILED or any(
         e.kind == "error" and e.detail.get("action") == "start" for e in session.events()
     ):
         msg = next(e.detail.get("message") for e in session.events() if e.kind == "error")
         print(f"weightwatch: could not start: {msg}", file=sys.stderr)
         return 2
-    return 0
+    return 1 if unwritten else 0
+
+
+def unwritten_reports(session, report) -> list[Path]:
+    """The report files that do not hold this session's final report (a full disk, say)."""
+    final = session.report()
+    paths = [session.run_dir / "report.json", *([Path(report)] if report else [])]
+    unwritten = []
+    for path in paths:
+        try:
+            written = json.loads(path.read_text(encoding="utf-8"))
+            same = (written["session_steps"], len(written["events"])) == (
+                final["session_steps"], len(final["events"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            same = False
+        if not same:
+            unwritten.append(path)
+    return unwritten
 
 
 def run_plain(config, run_dir, ref, report) -> int:
@@ -164,7 +208,9 @@ def run_plain(config, run_dir, ref, report) -> int:
         session.stop().result()
         thread.join()
     final = session.report()
-    write_report(final, session.run_dir / "report.json")
-    if report:
-        write_report(final, Path(report))
+    for path in (session.run_dir / "report.json", *([Path(report)] if report else [])):
+        try:
+            write_report(final, path)
+        except OSError:
+            pass  # finish_message names every report that could not be written
     return finish_message(session, report)

@@ -14,7 +14,9 @@ import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,68 @@ def _stop_and_check(session: Session, names: list[str]) -> dict:
         == "quit"
     )
     return report
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
+
+
+@pytest.mark.parametrize("option", ["--report", "--run-dir"])
+def test_an_unwritable_report_or_run_dir_is_refused_before_training(tmp_path, option):
+    config = write_config(tmp_path / "u", epochs=2)
+    (tmp_path / "a-file").write_text("not a folder")
+    target = "a-file/report.json" if option == "--report" else "a-file/run"
+    out = run_cli("run", str(config), "--plain", option, target, cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"weightwatch: {option}") and "cannot write in " in line
+    assert "a-file" in line and line.endswith(")")
+
+
+@pytest.mark.slow
+def test_a_report_that_cannot_be_written_at_the_end_is_said_and_the_logs_are_kept(tmp_path):
+    config = write_config(tmp_path / "e", epochs=100_000)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    run = tmp_path / "e" / "run"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weightwatch.tui.cli",
+            "run",
+            str(config),
+            "--plain",
+            "--report",
+            str(out_dir / "report.json"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not (run / "metrics.csv").exists() and child.poll() is None:
+            subprocess.run(["sleep", "0.1"])
+        with immutable(out_dir):  # the disk goes read-only before the run ends
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate(timeout=T)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 1
+    (line,) = err.splitlines()
+    assert line == (
+        f"weightwatch: could not write the report to {out_dir / 'report.json'}; "
+        "events.jsonl and metrics.csv in the run directory hold the run"
+    )
+    report = json.loads((run / "report.json").read_text())  # the run directory's copy
+    check_report(report)
+    events, _ = read_run(run)
+    assert events[-1]["kind"] == "quit" and len(events) == len(report["events"])
