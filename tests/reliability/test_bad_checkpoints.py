@@ -111,3 +111,24 @@ def test_bad_checkpoint_from_the_command_line(tmp_path, bad_files, kind):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.stdout + out.stderr, out.stderr
     assert lines[0].startswith("weightwatch: ") and words in lines[0] and path.name in lines[0]
+
+
+def test_a_from_checkpoint_that_does_not_fit_can_be_retried_fresh(tmp_path, bad_files):
+    """In the app, `--from` that does not fit leaves the session FAILED (the message says why);
+    a rebuild (r) retries the start without it."""
+    path, words = bad_files["another architecture"]
+    config = load_config(write_config(tmp_path / "f", epochs=2))
+    session = Session(config, from_checkpoint=str(path))
+    session.start()
+    while session.state not in (S.FAILED, S.STOPPED):
+        session.stopped.wait(0.02)
+    assert session.state is S.FAILED and words in session.status().message
+    assert "press r to retry" in session.status().message
+    with pytest.raises(Exception, match="could not start"):
+        session.save("x").result(T)  # nothing to save yet, and it says why
+    assert session.rebuild().result(T) == "fresh"
+    started = [e for e in session.events() if e.kind == "started"]
+    assert started[0].verdict == "fresh" and started[0].detail["from"] is None
+    assert session.hold_when_finished().result(T) == 8
+    session.stop().result(T)
+    check_report(session.report())
