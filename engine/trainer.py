@@ -323,7 +323,7 @@ class Trainer:
         opt = getattr(self.model, "optimizer", None)
         if opt is not None and "model_step" not in extra:
             extra["model_step"] = self.model_step()
-            lr = getattr(opt, "_learning_rate", None)
+            lr: Any = getattr(opt, "_learning_rate", None)
             if hasattr(lr, "numpy"):
                 extra.setdefault("learning_rate", float(lr.numpy()))
         s._update_status(
@@ -408,7 +408,7 @@ class Trainer:
             f"layer/{i}": float(
                 np.sqrt(sum(float(np.sum(np.square(w.numpy()))) for w in layer.trainable_weights))
             )
-            for i, layer in enumerate(self.probe.layers)
+            for i, layer in enumerate(self.probe.layers if self.probe is not None else ())
         }
         self.session.telemetry.append(float(self.done), global_norm=norm or 0.0, **layers)
         self.last_norm = norm
