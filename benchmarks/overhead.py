@@ -1,10 +1,14 @@
 """Training overhead: steps/s of weightwatch (engine alone, and with the dashboard live) divided by
 the steps/s of plain `model.fit(verbose=0)` on the same model, data and settings.
 
-Rounds are interleaved (plain, engine, UI; the order rotates every round) and each ratio pairs
-runs of the same round, so that the machine's load drifts out; the table shows the median ratio
-and its range. The CPU time per step of the same runs is kept as a cross-check that holds up
-better than wall time when other processes share the cores.
+Two baselines: plain `fit` on the numpy arrays (what a person writes without weightwatch: Keras's
+own array pipeline), and plain `fit` on weightwatch's deterministic tf.data feed (the same input
+pipeline as the engine, so that the ratio is the cost of the monitoring alone).
+
+Rounds are interleaved (the order rotates every round) and each ratio pairs runs of the same
+round, so that the machine's load drifts out; the table shows the median ratio and its range.
+The CPU time per step of the same runs is a cross-check that holds up better than wall time when
+other processes share the cores; UI rows also give the UI thread's CPU share of wall time.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ def measure(model: str, rounds: int, quick: bool) -> list[Row]:
     _same_settings(cfg)
     runs = {
         "plain": lambda: plain_fit(cfg, warm, measured),
+        "plain_feed": lambda: plain_fit(cfg, warm, measured, same_feed=True),
         "engine": lambda: engine_run(cfg, warm, measured),
         "ui": lambda: asyncio.run(ui_run(cfg, warm, measured)),
     }
     got: dict[str, list] = {name: [] for name in runs}
     order = list(runs)
     for r in range(rounds):
-        for name in order[r % 3 :] + order[: r % 3]:
+        for name in order[r % 4 :] + order[: r % 4]:
             got[name].append(runs[name]())
     return _rows(model, got)
 
@@ -48,23 +53,28 @@ def _same_settings(cfg) -> None:
 
 
 def _rows(model: str, got: dict[str, list]) -> list[Row]:
-    plain = [t.steps_per_s for t in got["plain"]]
     rows = []
-    for name, words in (("engine", "engine alone"), ("ui", "with the dashboard live")):
+    for name, base, words in (
+        ("engine", "plain", "engine alone / plain fit"),
+        ("ui", "plain", "dashboard live / plain fit"),
+        ("engine_same_feed", "plain_feed", "engine alone / plain fit on the same feed"),
+        ("ui_same_feed", "plain_feed", "dashboard live / plain fit on the same feed"),
+    ):
+        runs = got[name.removesuffix("_same_feed")]
         row = ratio_row(
             f"overhead.{model}.{name}",
             f"steps/s, {LABELS[model]}, {words}",
-            [t.steps_per_s for t in got[name]],
-            plain,
+            [t.steps_per_s for t in runs],
+            [t.steps_per_s for t in got[base]],
             "steps/s",
             TARGETS[model],
         )
-        cpu = median(
-            [p.cpu_per_step / t.cpu_per_step for p, t in zip(got["plain"], got[name], strict=True)]
-        )
-        row.measured += f" (cpu ratio {cpu:.3f})"
-        if name == "ui":
-            row.measured += f", {median([t.redraws for t in got[name]]):.0f} charts drawn"
+        cpu = [b.cpu_per_step / t.cpu_per_step for b, t in zip(got[base], runs, strict=True)]
+        row.measured += f" (CPU/step ratio {median(cpu):.3f})"
+        if runs[0].ui_cpu is not None:
+            share = median([t.ui_cpu / t.wall for t in runs]) * 100
+            drawn = median([t.redraws for t in runs])
+            row.measured += f", UI thread {share:.1f}% of wall, {drawn:.0f} charts drawn"
         rows.append(row)
     return rows
 

@@ -42,8 +42,12 @@ SECTIONS = {
     "overhead": [
         "overhead.reference.engine",
         "overhead.reference.ui",
+        "overhead.reference.engine_same_feed",
+        "overhead.reference.ui_same_feed",
         "overhead.heavy.engine",
         "overhead.heavy.ui",
+        "overhead.heavy.engine_same_feed",
+        "overhead.heavy.ui_same_feed",
     ],
 }
 ROUNDS, QUICK_ROUNDS = 5, 1

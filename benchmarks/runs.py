@@ -39,7 +39,9 @@ class Timing:
         return self.cpu / self.steps
 
 
-def plain_fit(cfg, warm: int, measured: int) -> Timing:
+def plain_fit(cfg, warm: int, measured: int, same_feed: bool = False) -> Timing:
+    """Plain `fit`; with `same_feed`, on the engine's own tf.data feed instead of the arrays (the
+    same input pipeline as weightwatch, so that only the monitoring differs)."""
     import keras
     from weightwatch.engine.check import load_data, resolve_import
 
@@ -58,11 +60,28 @@ def plain_fit(cfg, warm: int, measured: int) -> Timing:
         "verbose": 0,
         "validation_data": (xv, yv) if xv is not None else None,
     }
-    model.fit(x, y, epochs=warm, **kw)
+    steps = math.ceil(len(x) / cfg.data.batch_size)
+    data: tuple = (x, y)
+    if same_feed:
+        from weightwatch.engine.data import BatchFeed
+
+        feed = BatchFeed(
+            x,
+            y,
+            batch_size=cfg.data.batch_size,
+            seed=cfg.run.seed,
+            shuffle=cfg.data.shuffle,
+            steps_per_epoch=cfg.train.steps_per_epoch,
+        )
+        steps = feed.steps_per_epoch
+        data = (feed.dataset(0, 0, warm + measured),)
+        kw = {**kw, "steps_per_epoch": steps, "shuffle": False}
+        del kw["batch_size"]
+    model.fit(*data, epochs=warm, **kw)
     wall, cpu = time.perf_counter(), time.process_time()
-    model.fit(x, y, epochs=warm + measured, initial_epoch=warm, **kw)
+    model.fit(*data, epochs=warm + measured, initial_epoch=warm, **kw)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return Timing(measured * math.ceil(len(x) / cfg.data.batch_size), wall, cpu)
+    return Timing(measured * steps, wall, cpu)
 
 
 def _session(cfg, warm: int, measured: int):
@@ -90,20 +109,20 @@ def engine_run(cfg, warm: int, measured: int) -> Timing:
 def counting_redraws():
     """Count the charts drawn (`render` calls of the loss and norm charts) while the block runs:
     proof that the UI was really drawing during a measurement."""
-    from textual_plotext import PlotextPlot
+    from weightwatch.tui.widgets.charts import TimelineChart
 
     count = [0]
-    original = PlotextPlot.render
+    original = TimelineChart.render
 
     def render(self, *args, **kwargs):
         count[0] += 1
         return original(self, *args, **kwargs)
 
-    PlotextPlot.render = render
+    TimelineChart.render = render
     try:
         yield count
     finally:
-        PlotextPlot.render = original
+        TimelineChart.render = original
 
 
 @asynccontextmanager
