@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `weightwatch inspect RUN | head`: the reader left, that is fine
+        sys.stdout = None  # type: ignore[assignment]  # no flush error at exit either
+        return 0
 
 
 @contextmanager

@@ -25,6 +25,10 @@ def describe(status: Status) -> Content:
     off = len(status.callbacks) - len(active)
     lr = f"{status.learning_rate:.3g}" if status.learning_rate is not None else "-"
     speed = f"{status.steps_per_s:,.0f} steps/s" if status.steps_per_s else "- steps/s"
+    if status.state.parked or status.state is SessionState.FAILED:
+        # Why it is parked says more than a speed: "diverged at step 812 - press l to load ...".
+        reason = status.message if status.message not in ("", "paused", "running") else ""
+        speed = reason[:70] or speed
     state = Content.from_markup(f"[b {STATE_STYLES[status.state]}]● $state[/]",
                                 state=status.state.value.upper())
     first = Content("   ").join([
