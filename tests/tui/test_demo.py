@@ -59,6 +59,16 @@ def test_headless_demo_walks_through_all_four_verdicts(tmp_path):
     assert reset["start_fingerprint"] == r["segments"][0]["start_fingerprint"]  # same seed
     restored = r["segments"][2]
     assert restored["start_fingerprint"] == r["checkpoints"][0]["fingerprint"]
+    # the checkpoint file, loaded by plain Keras, has the fingerprint the report gives
+    import keras
+    from weightwatch.demo_data.models import reference_mlp
+    from weightwatch.engine.weights import fingerprint
+
+    plain = reference_mlp()
+    plain.compile("adam", "categorical_crossentropy")
+    plain.load_weights(r["checkpoints"][0]["path"])
+    assert fingerprint(plain) == r["checkpoints"][0]["fingerprint"]
+    assert isinstance(plain, keras.Model)
     names = sorted(p.name for p in shots.iterdir())
     assert len(names) == 11 and names[-1] == "06-the-whole-story.svg"
     for name, word in WORDS.items():
