@@ -21,6 +21,8 @@ from .runs import engine_run, plain_fit, ui_run
 TARGETS = {"reference": 0.97, "heavy": 0.99}
 LABELS = {"reference": "reference MLP (~1.5 ms steps)", "heavy": "Conv1D (~20 ms steps)"}
 # (warm, measured) epochs: the reference MLP has 160 steps an epoch, the Conv1D 40.
+# Each measured part lasts ~7-10 s: long enough for several chart rounds (the redraw budget spaces
+# them ~2-3 s apart) and to average out the load other processes put on a shared machine.
 EPOCHS = {"reference": (1, 20), "heavy": (1, 6)}
 QUICK_EPOCHS = {"reference": (1, 2), "heavy": (1, 1)}
 

@@ -1,6 +1,6 @@
 """Run the weightwatch benchmarks and print one table (see docs/performance.md).
 
-    .venv/bin/python -m benchmarks            # the full suite (~10 minutes on 2 cores)
+    .venv/bin/python -m benchmarks            # the full suite (~15 minutes on 2 cores)
     .venv/bin/python -m benchmarks --quick    # every row once, small sizes (a smoke test)
     .venv/bin/python -m benchmarks --only overhead,pause --rounds 7 --json out.json
 
@@ -50,7 +50,7 @@ SECTIONS = {
         "overhead.heavy.ui_same_feed",
     ],
 }
-ROUNDS, QUICK_ROUNDS = 5, 1
+ROUNDS, QUICK_ROUNDS = 7, 1
 
 
 def run_section(name: str, quick: bool, rounds: int) -> list[Row]:
