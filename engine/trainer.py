@@ -20,7 +20,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import restart, transitions  # noqa: E402
-from .check import ensure_on_path, load_data, resolve_import  # noqa: E402
+from .check import ensure_on_path, load_data, resolve_import
+from .check import one_line as check_one_line  # noqa: E402
 from .control_callback import ControlCallback  # noqa: E402
 from .data import BatchFeed  # noqa: E402
 from .dispatcher import CallbackDispatcher  # noqa: E402
@@ -561,6 +562,6 @@ def _number(v) -> bool:
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if not isinstance(exc, BadInput) else first
+    """`check.one_line` (Keras/TF noise stripped), with the exception type for user code."""
+    first = check_one_line(exc)
+    return first if isinstance(exc, BadInput) else f"{type(exc).__name__}: {first}"
