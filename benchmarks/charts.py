@@ -4,9 +4,9 @@ the real dashboard drawing it (120x40, Textual's headless driver; the session is
 fake, which trains nothing, so nothing but the feed moves the charts).
 
 Redraw: one chart round as the dashboard runs it (`redraw_charts`: pull both charts and the
-layer table, decimated to their width) plus plotext building both charts (`render`), median of
-several rounds. Memory: this process's RSS once 10k steps are stored and drawn, and again after
-1M, with the charts redrawn along the way.
+layer table, decimated to their width) plus building both charts' screen lines (`build_lines`,
+plotext's build included), median of several rounds. Memory: this process's RSS once 10k steps
+are stored and drawn, and again after 1M, with the charts redrawn along the way.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def redraw_seconds(dashboard, charts) -> float:
     start = time.thread_time()
     dashboard.redraw_charts()
     for chart in charts:
-        chart.render()
+        chart.build_lines()
     return time.thread_time() - start
 
 

@@ -25,9 +25,9 @@ def watching_norm_chart(seen: dict):
     (`seen["event"]` is the `rebuilt` event to look for, set once it exists)."""
     from weightwatch.tui.widgets.charts import NormChart
 
-    original = NormChart.render
+    original = NormChart.build_lines
 
-    def render(self):
+    def build_lines(self):
         result = original(self)
         event, now = seen.get("event"), time.perf_counter()
         if event is not None:
@@ -39,11 +39,11 @@ def watching_norm_chart(seen: dict):
                 seen["jump"] = now
         return result
 
-    NormChart.render = render
+    NormChart.build_lines = build_lines
     try:
         yield seen
     finally:
-        NormChart.render = original
+        NormChart.build_lines = original
 
 
 def _shows_jump(traces, event) -> bool:

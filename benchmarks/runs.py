@@ -107,22 +107,22 @@ def engine_run(cfg, warm: int, measured: int) -> Timing:
 
 @contextmanager
 def counting_redraws():
-    """Count the charts drawn (`render` calls of the loss and norm charts) while the block runs:
-    proof that the UI was really drawing during a measurement."""
+    """Count the charts drawn (`build_lines` calls of the loss and norm charts) while the block
+    runs: proof that the UI was really drawing during a measurement."""
     from weightwatch.tui.widgets.charts import TimelineChart
 
     count = [0]
-    original = TimelineChart.render
+    original = TimelineChart.build_lines
 
-    def render(self, *args, **kwargs):
+    def build_lines(self, *args, **kwargs):
         count[0] += 1
         return original(self, *args, **kwargs)
 
-    TimelineChart.render = render
+    TimelineChart.build_lines = build_lines
     try:
         yield count
     finally:
-        TimelineChart.render = original
+        TimelineChart.build_lines = original
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ async def test_training_starts_only_after_the_dashboard_is_laid_out(fake):
     real_run = fake.run
 
     def run() -> None:  # on the worker thread: ask the UI thread, never touch widgets here
-        height = app.call_from_thread(lambda: app.dashboard.query_one("#status-line").region.height)
+        height = app.call_from_thread(lambda: app.dashboard.query_one("#status-bar").region.height)
         seen["status line height when run() started"] = height
         real_run()
 

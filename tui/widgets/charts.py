@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import RenderResult
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual_plotext import PlotextPlot
 from weightwatch.engine import events as ev
 from weightwatch.engine.telemetry import TelemetryStore
-from weightwatch.tui.widgets.plot_text import plot_text
+from weightwatch.tui.widgets.plot_text import plot_strips, plot_text
 from weightwatch.tui.widgets.theme import NEUTRAL, theme_rgb, verdict_variable
 
 KIND_LABELS = {
@@ -115,7 +117,10 @@ class TimelineChart(PlotextPlot):
         self.markers: list[Marker] = []
         self.x_range: tuple[float, float] = (0.0, 1.0)
         self.last_cost = 0.0
-        """Seconds the last render (plotext's build) took, for diagnostics."""
+        """Seconds the last build of the lines (plotext's build included) took."""
+        self._version = 0  # bumped by every replot
+        self._lines: list[Strip] = []
+        self._lines_key: tuple | None = None
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float],
              markers: list[Marker]) -> None:
@@ -151,6 +156,7 @@ class TimelineChart(PlotextPlot):
             plt.vline(marker.x, color=colour)
             plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour,
                      alignment=align)
+        self._version += 1
         self.refresh()
 
     def _y_range(self) -> tuple[float, float]:
@@ -161,20 +167,44 @@ class TimelineChart(PlotextPlot):
         pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
         return lo - pad * 0.5, hi + pad
 
-    def render(self) -> RenderResult:
-        """What `PlotextPlot.render` does, minus plotext's ANSI string and Rich's parse of it
-        (a quarter of a chart's render time; see plot_text.py)."""
+    def render_line(self, y: int) -> Strip:
+        """Textual's Line API: the lines come straight from plotext's cells, built once per
+        replot, size and theme (never through `Text` and Textual's conversion of it)."""
+        key = (self.size, self._version, self.app.theme)
+        if key != self._lines_key:
+            self._lines, self._lines_key = self.build_lines(), key
+        if y < len(self._lines):
+            return self._lines[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
+
+    def build_lines(self) -> list[Strip]:
+        """Build the figure at the widget's size and theme and return its screen lines."""
         start = time.perf_counter()
+        width, height = self.size
+        self._prepare()
+        try:
+            lines = plot_strips(self.plt, self.visual_style.rich_style, width, height)
+        except AttributeError:  # a plotext without these internals: the ANSI way
+            text = super().render()
+            lines = Visual.to_strips(self, visualize(self, text), width, height,
+                                     self.visual_style)
+        self.last_cost = time.perf_counter() - start
+        return lines
+
+    def render(self) -> RenderResult:
+        """The figure as Rich `Text` (what `PlotextPlot.render` gives, without plotext's ANSI
+        string and Rich's parse of it); the screen uses `build_lines`."""
+        self._prepare()
+        try:
+            return plot_text(self.plt)
+        except AttributeError:
+            return super().render()
+
+    def _prepare(self) -> None:
         plt = self.plt
         plt.plotsize(self.size.width, self.size.height)
         plt._set_size(self.size.width, self.size.height)
         plt.theme(self._get_plotext_theme_name(self.app.theme))
-        try:
-            result: RenderResult = plot_text(plt)
-        except AttributeError:  # a plotext without these internals: the ANSI way
-            result = super().render()
-        self.last_cost = time.perf_counter() - start
-        return result
 
 
 class LossChart(TimelineChart):

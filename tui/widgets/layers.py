@@ -1,12 +1,21 @@
-"""Per-layer weight norms: the current value and a small trend, one row per layer."""
+"""Per-layer weight norms: the current value and a small trend, one row per layer.
+
+Drawn as one block of text in a scrolling box rather than a DataTable: the table repaints at every
+chart round, and a DataTable's update cost ~10 ms of the UI thread (the text block ~1 ms), time
+the training thread waits for (the GIL; docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
 from weightwatch.engine.telemetry import TelemetryStore
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TREND_WIDTH = 14
+NORM_WIDTH = 9
 
 
 def sparkline(values: list[float]) -> str:
@@ -25,27 +34,41 @@ def trend(ys: list[float], width: int) -> list[float]:
     return ys[-width:]
 
 
-class LayerNorms(DataTable):
+def table(rows: list[tuple[str, str, str]]) -> Content:
+    """A header and one line per (layer, norm, trend), in aligned columns."""
+    name_width = max([5, *(len(name) for name, _, _ in rows)])
+    header = Content.styled(
+        f"{'layer':<{name_width}}  {'norm':<{NORM_WIDTH}}  {'trend':<{TREND_WIDTH}}", "bold"
+    )
+    lines = [header] + [
+        Content(f"{name:<{name_width}}  {norm:<{NORM_WIDTH}}  ")
+        + Content.styled(spark, "$primary")
+        for name, norm, spark in rows
+    ]
+    return Content("\n").join(lines)
+
+
+class LayerNorms(VerticalScroll, can_focus=False):
     """A row per layer: its name, its current L2 norm and its recent trend."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "none"
-        # Fixed widths for the changing columns: updating them then needs no layout pass.
-        self.add_column("layer")
-        self.add_column("norm", width=9)
-        self.add_column("trend", width=TREND_WIDTH)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[tuple[str, str, str]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(table([]), id="layer-rows")
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float]) -> None:
         """Refresh from the telemetry's `layer/<i>` series."""
-        names = telemetry.layer_names
-        if len(self.rows) != len(names):
-            self.clear()
-            for i, name in enumerate(names):
-                self.add_row(name, "", "", key=str(i))
-        columns = list(self.columns)
-        for i in range(len(names)):
+        rows = []
+        for i, name in enumerate(telemetry.layer_names):
             latest = telemetry.latest(f"layer/{i}")
             _, ys = telemetry.window(f"layer/{i}", *x_range, width=TREND_WIDTH)
-            value = "-" if latest is None else f"{latest:.4g}"
-            self.update_cell(str(i), columns[1], value)
-            self.update_cell(str(i), columns[2], sparkline(trend(ys, TREND_WIDTH)))
+            rows.append((name, "-" if latest is None else f"{latest:.4g}",
+                         sparkline(trend(ys, TREND_WIDTH))))
+        if rows == self.rows:
+            return
+        resized = len(rows) != len(self.rows)
+        self.rows = rows
+        # Same number of rows: a repaint; a new model with other layers: a layout pass too.
+        self.query_one("#layer-rows", Static).update(table(rows), layout=resized)

@@ -1,39 +1,85 @@
-"""A plotext figure as Rich `Text`, straight from plotext's cell matrix.
+"""A plotext figure as Rich `Text` or as Textual `Strip`s, straight from plotext's cell matrix.
 
 `PlotextPlot.render` asks plotext for an ANSI string (plotext writes an escape sequence for every
-run of colours) and Rich parses it back into styled text: about half of a chart's render time on
-the UI thread, which shares the GIL with training (docs/performance.md). The cells already hold
-each character and its colours, so this reads them directly, with one cached `Style` per colour
-combination. The result is the same `Text` (same characters, same styles) as
-`Text.from_ansi(plt.build())`; `tests/tui/test_plot_text.py` checks it on real charts.
+run of colours) and Rich parses it back into styled text, which Textual then converts again into
+screen lines: most of a chart's render time on the UI thread, which shares the GIL with training
+(docs/performance.md). The cells already hold each character and its colours, so this reads them
+directly, with one cached `Style` per colour combination. `plot_text` gives the same `Text` (same
+characters, same styles) as `Text.from_ansi(plt.build())`; `plot_strips` gives the lines Textual
+would draw from that `Text` on the widget's base style (the same characters and colours, without
+the per-cell selection offsets: a chart has no text to select). `tests/tui/test_plot_text.py`
+checks both on real charts.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from functools import lru_cache
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
+
+_WORDS = re.compile(r" +|[^ ]+")
 
 
-def plot_text(plt) -> Text:
-    """Build `plt` (a plotext figure) and return it as `Text`, as `Text.from_ansi` would."""
+def _rows(plt) -> Iterator[list[tuple[str, Style | None]]]:
+    """Build `plt` and yield each row of its cells as runs of (characters, style), top first."""
     plt._set_sizes()
     plt._build_matrix()
     matrix = plt.monitor.matrix
-    lines = []
     for row in reversed(range(matrix.rows)):
         colours = list(
             zip(matrix.fullground[row], matrix.style[row], matrix.background[row], strict=True)
         )
-        markers, line, start = matrix.marker[row], Text(), 0
+        markers, runs, start = matrix.marker[row], [], 0
         for col in range(1, matrix.cols + 1):
             if col == matrix.cols or colours[col] != colours[start]:
-                line.append("".join(markers[start:col]), _style(*colours[start]))
+                runs.append(("".join(markers[start:col]), _style(*colours[start])))
                 start = col
+        yield runs
+
+
+def plot_text(plt) -> Text:
+    """Build `plt` (a plotext figure) and return it as `Text`, as `Text.from_ansi` would."""
+    lines = []
+    for runs in _rows(plt):
+        line = Text()
+        for text, style in runs:
+            line.append(text, style)
         lines.append(line)
     lines.append(Text())  # plotext ends every row with a newline, the last one too
     return Text("\n").join(lines)
+
+
+def plot_strips(plt, base: Style, width: int, height: int) -> list[Strip]:
+    """Build `plt` and return `height` screen lines of `width` cells on the `base` style.
+
+    Each run of marks and each run of spaces is its own segment carrying its offset, as in
+    Textual's own rendering of text: the same cells, and SVG screenshots that place every mark
+    where the terminal does (an exporter merges equal neighbours into one stretched run).
+    """
+    combined: dict[Style | None, Style] = {}
+    strips = []
+    for y, runs in enumerate(_rows(plt)):
+        segments, x = [], 0
+        for text, style in runs:
+            full = combined.get(style)
+            if full is None:
+                full = combined[style] = base + style if style is not None else base
+            for part in _WORDS.findall(text):
+                segments.append(Segment(part, full + _offset(x, y)))
+                x += len(part)
+        strips.append(Strip(segments, x).adjust_cell_length(width, base))
+    blank = Strip.blank(width, base)
+    return (strips + [blank] * height)[:height]
+
+
+@lru_cache(maxsize=8192)
+def _offset(x: int, y: int) -> Style:
+    return Style.from_meta({"offset": (x, y)})
 
 
 def _style(fullground, style, background) -> Style | None:

@@ -1,11 +1,17 @@
-"""The status line and the epoch progress bar, both fed from `session.status()`."""
+"""The status line and the epoch progress bar: one widget, fed from `session.status()`.
+
+It is a single widget that draws its own progress bar on purpose. While training, the status is
+the one thing the UI repaints twice a second, and Textual's cost is per widget: the earlier
+Static + Label + ProgressBar (a Bar, a percentage label) took ~6 ms of the UI thread per update,
+compositor included, and the UI thread shares the GIL with training (docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+import time
+
 from textual.content import Content
-from textual.widgets import Label, ProgressBar, Static
+from textual.widget import Widget
 from weightwatch.engine.events import SessionState, Status
 
 STATE_STYLES = {
@@ -17,6 +23,10 @@ STATE_STYLES = {
     SessionState.STOPPED: "$text-muted",
     SessionState.FAILED: "$error",
 }
+STARTING_TEXT = "● STARTING   importing TensorFlow and building the model…"
+EPOCH_BOX = 40  # columns on the right for "epoch x of y" over the bar
+BAR_WIDTH = 28
+BAR, HALF_LEFT, HALF_RIGHT = "━", "╺", "╸"
 
 
 def describe(status: Status) -> Content:
@@ -42,38 +52,72 @@ def describe(status: Status) -> Content:
     return Content("\n").join([first, second])
 
 
-class StatusLine(Static):
-    """State, epoch x/y, session and model step, learning rate, steps/s, active callbacks."""
+def progress_of(status: Status) -> tuple[str, float | None]:
+    """The label over the bar and the fraction of the epoch done (None: not known yet)."""
+    if not status.epochs:
+        return "epoch progress", None
+    label = f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}"
+    total = status.steps_per_epoch
+    if not total:
+        return label, None
+    if status.epoch >= status.epochs and not status.step_in_epoch:
+        return label, 1.0  # the last epoch is done: a full bar
+    return label, min(1.0, status.step_in_epoch / total)
 
-    def show(self, status: Status) -> None:
-        # The status bar has a fixed size: a repaint is enough, no layout pass (4 Hz matters).
-        self.update(describe(status), layout=False)
+
+def bar(fraction: float | None, width: int = BAR_WIDTH, phase: float | None = None) -> Content:
+    """A progress bar in half cells, drawn as Textual's ProgressBar draws one. Without a
+    fraction: a short moving segment at `phase` (0-1) of the width, or an empty bar."""
+    if fraction is None:
+        if phase is None:
+            return Content.styled(BAR * width, "$surface")
+        start = round(phase * (width - 6))
+        return Content.assemble(
+            (BAR * start, "$surface"), (BAR * 6, "$error"), (BAR * (width - start - 6), "$surface")
+        )
+    full, half = divmod(round(fraction * width * 2), 2)
+    colour = "$success" if fraction >= 1.0 else "$primary"
+    if half:
+        done, rest = BAR * full + HALF_RIGHT, BAR * (width - full - 1)
+    else:
+        done, rest = BAR * full, (HALF_LEFT + BAR * (width - full - 1)) if full < width else ""
+    return Content.assemble((done, colour), (rest, "$surface"))
 
 
-class StatusBar(Horizontal):
-    """The status line beside the progress through the current epoch."""
+class StatusBar(Widget):
+    """State, epoch x/y, session and model step, learning rate, steps/s, active callbacks; the
+    progress through the current epoch on the right."""
 
-    def compose(self) -> ComposeResult:
-        yield StatusLine("● STARTING   importing TensorFlow and building the model…",
-                         id="status-line")
-        with Vertical(id="epoch-box"):
-            yield Label("epoch progress", id="epoch-label")
-            yield ProgressBar(total=None, show_eta=False, id="epoch-progress")
+    DEFAULT_CSS = """
+    StatusBar { height: 2; }
+    """
 
-    shown: Status | None = None
-    shown_label = ""
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shown: Status | None = None
+        self.text = Content(STARTING_TEXT)
+        self.label = "epoch progress"
+        self.fraction: float | None = None
 
     def show(self, status: Status) -> None:
         """Update from a status snapshot (nothing to do, and no repaint, if it is the same)."""
-        if status == self.shown:
-            return
+        if status == self.shown and status.state is not SessionState.STARTING:
+            return  # (while starting, every call moves the indeterminate bar on)
         self.shown = status
-        self.query_one(StatusLine).show(status)
-        total = status.steps_per_epoch or None
-        done = status.epochs and status.epoch >= status.epochs and not status.step_in_epoch
-        progress = total if done and total else status.step_in_epoch  # the last epoch: 100%
-        self.query_one(ProgressBar).update(total=total, progress=progress)
-        label = f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}"
-        if status.epochs and (self.shown_label != label):
-            self.shown_label = label
-            self.query_one("#epoch-label", Label).update(label, layout=False)
+        self.text = describe(status)
+        self.label, self.fraction = progress_of(status)
+        self.refresh()  # a fixed size: a repaint, never a layout pass
+
+    def render(self) -> Content:
+        width = self.size.width
+        left = max(10, width - EPOCH_BOX - 2)
+        lines = (self.text.split("\n") + [Content()])[:2]
+        starting = self.shown is None or self.shown.state is SessionState.STARTING
+        phase = (time.monotonic() % 2.0) / 2.0 if starting else None
+        right = [Content.styled(self.label, "$text-muted"),
+                 bar(self.fraction, phase=phase)
+                 + (Content(f" {self.fraction:>4.0%}") if self.fraction is not None else "")]
+        return Content("\n").join(
+            Content(" ") + line.truncate(left, ellipsis=True, pad=True) + Content(" ") + extra
+            for line, extra in zip(lines, right, strict=True)
+        )
