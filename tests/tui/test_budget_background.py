@@ -28,3 +28,17 @@ def test_a_cheap_round_never_redraws_faster_than_the_base_interval():
     budget.start_round(now=0.25)
     budget.record_background(0.0, 0.25)
     assert budget.interval == 0.25
+
+
+def test_one_expensive_round_does_not_space_out_the_next_ones():
+    """A first render or a layout pass costs several rounds' worth once; the interval follows the
+    typical round (the median of the last few), not the outlier."""
+    budget = RedrawBudget(base_interval=0.25, share=0.02)
+    budget.start_round(now=0.0)
+    budget.record(0.140)  # the first round: layout and first render of everything
+    for i in range(1, 4):
+        budget.start_round(now=float(i))
+        budget.record(0.020)
+    budget.start_round(now=4.0)
+    assert budget.round_cost == pytest.approx(0.020)
+    assert budget.interval == pytest.approx(0.020 / 0.02)

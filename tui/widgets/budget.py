@@ -6,26 +6,36 @@ the training's steps/s. The dashboard measures what a round of redraws really co
 (CPU time from the replot through the compositor's repaint, up to its next tick), and what the UI
 costs between rounds (status line, events, the event loop: the `background`). Chart rounds get what
 is left of `share` once the background is paid for (never less than `floor`): the interval between
-rounds becomes `cost / (share - background)`, never less than the base interval.
+rounds becomes `cost / (share - background)`, never less than the base interval. The cost of a
+round is the median of the last few: a one-off (the first render, a layout pass after a resize or
+a banner) must not space the next rounds out for long.
+
+The default share, 2% of wall time for the whole UI, is what a ~1 ms training step can afford
+(docs/performance.md); with a round at ~20 ms, charts redraw about every 1.5 s.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
+
+ROUNDS_KEPT = 5
 
 
 class RedrawBudget:
     """Tracks what a round of chart redraws costs and when the next round may run."""
 
     def __init__(
-        self, base_interval: float, share: float = 0.03, ceiling: float = 10.0, floor: float = 0.01
+        self, base_interval: float, share: float = 0.02, ceiling: float = 10.0, floor: float = 0.01
     ) -> None:
         self.base_interval = base_interval
         self.share = share
         self.ceiling = ceiling
         self.floor = floor
         self.background = 0.0  # smoothed share of wall time the UI spends outside chart rounds
-        self.round_cost = 0.0  # smoothed seconds per round
+        self.round_cost = 0.0  # seconds per round: the median of the last few
+        self._costs: deque[float] = deque(maxlen=ROUNDS_KEPT)
         self.rounds = 0
         self.measured = False  # whether round_cost holds a measurement yet
         self._pending = 0.0
@@ -54,8 +64,8 @@ class RedrawBudget:
     def start_round(self, now: float | None = None) -> None:
         """Fold the costs rendered since the last round into the average; start a new one."""
         if self._pending:
-            weight = 0.5 if self.measured else 1.0
-            self.round_cost += weight * (self._pending - self.round_cost)
+            self._costs.append(self._pending)
+            self.round_cost = statistics.median(self._costs)
             self.measured = True
         self._pending = 0.0
         self.rounds += 1
