@@ -10,6 +10,7 @@ notifications, handled once in `worker_changed`.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -49,6 +50,13 @@ PALETTE_TITLES = {
     "app.help": "Help: keys and verdicts",
 }
 QUIT_TIMEOUT_S = 15.0
+
+
+def warm_imports() -> None:
+    """Import plotext on a spare thread while TensorFlow loads, so that the first chart round
+    on the UI thread does not pay for it (~30 ms)."""
+    threading.Thread(target=importlib.import_module, args=("textual_plotext.plot",),
+                     name="weightwatch-warm-imports", daemon=True).start()
 
 
 class WeightwatchApp(App[dict | None]):
@@ -117,6 +125,7 @@ class WeightwatchApp(App[dict | None]):
             self.script_hold = hold_for(self.session, self.script.actions[0].trigger)
         self._install_quit_signals()
         self.call_after_refresh(self.train)  # after the first frame: TensorFlow loads there
+        self.call_after_refresh(warm_imports)
 
     def on_unmount(self) -> None:
         for sig in self._signals:

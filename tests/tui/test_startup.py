@@ -20,10 +20,32 @@ def test_importing_the_app_leaves_tensorflow_and_keras_unimported():
     result = run_python("""
         import sys
         import weightwatch.tui.app, weightwatch.tui.headless, weightwatch.tui.stderr_redirect
-        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
+        print(sorted(m for m in sys.modules
+                     if m.split(".")[0] in ("tensorflow", "keras", "plotext", "numpy")))
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+async def test_charts_wait_for_the_first_step_without_plotext(fake):
+    """Before any point is recorded the charts show their title and what they wait for; the
+    first points bring the plot."""
+    from weightwatch.tui.widgets.charts import LossChart, NormChart
+
+    app = make_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: fake.status().state is SessionState.RUNNING, pilot)
+        await pilot.pause()
+        for chart in (app.dashboard.query_one(LossChart), app.dashboard.query_one(NormChart)):
+            text = "\n".join(line.text for line in chart.build_lines())
+            assert "waiting for the first training step" in text and chart.TITLE in text
+            assert chart._plot is None
+        fake.step(30)
+        app.dashboard.tick(force=True)
+        await pilot.pause()
+        loss = app.dashboard.query_one(LossChart)
+        text = "\n".join(line.text for line in loss.build_lines())
+        assert "waiting" not in text and "train" in text and "┤" in text
 
 
 async def test_training_starts_only_after_the_dashboard_is_laid_out(fake):

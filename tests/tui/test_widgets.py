@@ -51,9 +51,14 @@ def test_redraw_budget_stretches_the_interval_to_stay_under_its_share():
     budget.start_round(now=1.0)
     assert budget.interval == pytest.approx(0.032 / 0.03)
     assert not budget.due(now=1.5) and budget.due(now=2.1)
-    budget.record(0.004)  # a cheaper round pulls the average down
+    budget.record(0.004)  # a cheaper round: with under three rounds, the cheapest counts
     budget.start_round(now=2.1)
-    assert budget.interval == pytest.approx(0.018 / 0.03)
+    assert budget.round_cost == 0.004 and budget.interval == 0.25
+    for cost in (0.020, 0.030):  # from three rounds on, the median
+        budget.record(cost)
+        budget.start_round()
+    assert budget.round_cost == pytest.approx(0.025)  # median of 32, 4, 20, 30 ms
+    assert budget.interval == pytest.approx(0.025 / 0.03)
 
 
 def test_banner_names_the_verdict_in_words_and_the_norm_jump():

@@ -7,8 +7,8 @@ the training's steps/s. The dashboard measures what a round of redraws really co
 costs between rounds (status line, events, the event loop: the `background`). Chart rounds get what
 is left of `share` once the background is paid for (never less than `floor`): the interval between
 rounds becomes `cost / (share - background)`, never less than the base interval. The cost of a
-round is the median of the last few: a one-off (the first render, a layout pass after a resize or
-a banner) must not space the next rounds out for long.
+round is the median of the last few (the cheapest while there are fewer than three): a one-off
+(the first render, a layout pass after a resize or a banner) must not space the next rounds out.
 
 The default share, 2% of wall time for the whole UI, is what a ~1 ms training step can afford
 (docs/performance.md); with a round at ~20 ms, charts redraw about every 1.5 s.
@@ -65,7 +65,8 @@ class RedrawBudget:
         """Fold the costs rendered since the last round into the average; start a new one."""
         if self._pending:
             self._costs.append(self._pending)
-            self.round_cost = statistics.median(self._costs)
+            costs = self._costs
+            self.round_cost = statistics.median(costs) if len(costs) >= 3 else min(costs)
             self.measured = True
         self._pending = 0.0
         self.rounds += 1

@@ -1,16 +1,22 @@
-"""The loss and weight-norm charts: plotext plots over session steps, a marker at every event."""
+"""The loss and weight-norm charts: plotext plots over session steps, a marker at every event.
+
+plotext (through textual-plotext's `Plot`) is imported when a chart first has points to draw, not
+when the dashboard is built: until then a chart shows its title and what it is waiting for, and
+the first frame comes ~30 ms sooner (docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import RenderResult
+from textual.content import Content
 from textual.strip import Strip
 from textual.visual import Visual, visualize
-from textual_plotext import PlotextPlot
+from textual.widget import Widget
 from weightwatch.engine import events as ev
 from weightwatch.engine.telemetry import TelemetryStore
 from weightwatch.tui.widgets.plot_text import plot_strips, plot_text
@@ -105,14 +111,22 @@ class Trace:
     colour: str
 
 
-class TimelineChart(PlotextPlot):
-    """A chart over session steps; subclasses name the series it draws."""
+class TimelineChart(Widget):
+    """A chart over session steps; subclasses name the series it draws.
 
+    What textual-plotext's `PlotextPlot` does (a `Plot` per widget, drawn in a plotext theme made
+    from the app's theme), with the plot made on first use."""
+
+    DEFAULT_CSS = """
+    TimelineChart { width: 1fr; height: 1fr; }
+    """
     TITLE: ClassVar[str] = ""
     SERIES: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (series, legend, colour variable)
+    WAITING: ClassVar[str] = "waiting for the first training step…"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._plot: Any = None
         self.traces: list[Trace] = []
         self.markers: list[Marker] = []
         self.x_range: tuple[float, float] = (0.0, 1.0)
@@ -121,6 +135,22 @@ class TimelineChart(PlotextPlot):
         self._version = 0  # bumped by every replot
         self._lines: list[Strip] = []
         self._lines_key: tuple | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    @property
+    def plt(self) -> Any:
+        """This chart's plotext figure (textual-plotext's `Plot`), made on first use."""
+        if self._plot is None:
+            from textual_plotext.plot import Plot  # imports plotext: ~30 ms, once
+
+            self._plot = Plot()
+        return self._plot
+
+    @property
+    def has_points(self) -> bool:
+        return any(trace.xs for trace in self.traces)
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float],
              markers: list[Marker]) -> None:
@@ -135,8 +165,13 @@ class TimelineChart(PlotextPlot):
 
     def replot(self) -> None:
         """Draw the stored traces and markers through this widget's own `plt`."""
+        self._version += 1
+        if not self.has_points:  # the placeholder, no plotext
+            self.refresh()
+            return
         plt = self.plt
         plt.clear_data()
+        self._prepare()  # the theme first: plotext takes a text's background from it
         plt.title(self.TITLE)
         for trace in self.traces:
             if trace.xs:
@@ -156,7 +191,6 @@ class TimelineChart(PlotextPlot):
             plt.vline(marker.x, color=colour)
             plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour,
                      alignment=align)
-        self._version += 1
         self.refresh()
 
     def _y_range(self) -> tuple[float, float]:
@@ -181,15 +215,26 @@ class TimelineChart(PlotextPlot):
         """Build the figure at the widget's size and theme and return its screen lines."""
         start = time.perf_counter()
         width, height = self.size
-        self._prepare()
-        try:
-            lines = plot_strips(self.plt, self.visual_style.rich_style, width, height)
-        except AttributeError:  # a plotext without these internals: the ANSI way
-            text = super().render()
-            lines = Visual.to_strips(self, visualize(self, text), width, height,
-                                     self.visual_style)
+        if not self.has_points:  # nothing to plot yet: no plotext either
+            lines = Visual.to_strips(self, visualize(self, self.waiting()), width, height,
+                                     self.visual_style, pad=True)
+        else:
+            self._prepare()
+            try:
+                lines = plot_strips(self.plt, self.visual_style.rich_style, width, height)
+            except AttributeError:  # a plotext without these internals: the ANSI way
+                lines = Visual.to_strips(self, visualize(self, self._ansi_text()), width, height,
+                                         self.visual_style)
         self.last_cost = time.perf_counter() - start
         return lines
+
+    def waiting(self) -> Content:
+        """The title and, a few lines down, what the chart is waiting for."""
+        width = self.size.width
+        return Content("\n").join([
+            Content(self.TITLE).center(width), Content(), Content(),
+            Content.styled(self.WAITING, "$text-muted").center(width),
+        ])
 
     def render(self) -> RenderResult:
         """The figure as Rich `Text` (what `PlotextPlot.render` gives, without plotext's ANSI
@@ -198,13 +243,33 @@ class TimelineChart(PlotextPlot):
         try:
             return plot_text(self.plt)
         except AttributeError:
-            return super().render()
+            return self._ansi_text()
+
+    def _ansi_text(self) -> RenderResult:
+        from rich.text import Text
+
+        return Text.from_ansi(self.plt.build())
 
     def _prepare(self) -> None:
         plt = self.plt
         plt.plotsize(self.size.width, self.size.height)
-        plt._set_size(self.size.width, self.size.height)
-        plt.theme(self._get_plotext_theme_name(self.app.theme))
+        plt._set_size(self.size.width, self.size.height)  # as PlotextPlot.render does
+        plt.theme(self._plotext_theme())
+
+    def _plotext_theme(self) -> str:
+        """A plotext theme in the app theme's surface and foreground colours, registered with
+        plotext the first time (what PlotextPlot's "auto" theme does)."""
+        from plotext._dict import themes
+        from textual.color import Color
+        from textual_plotext.plot import _rgbify_theme, _sequence
+
+        name = f"textual-auto-{self.app.theme}"
+        if name not in themes:
+            variables = self.app.theme_variables
+            surface = Color.parse(variables.get("surface")).rgb
+            foreground = Color.parse(variables.get("foreground")).rgb
+            themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
+        return name
 
 
 class LossChart(TimelineChart):

@@ -41,11 +41,12 @@ def describe(status: Status) -> Content:
         speed = reason[:70] or speed
     state = Content.from_markup(f"[b {STATE_STYLES[status.state]}]● $state[/]",
                                 state=status.state.value.upper())
-    first = Content("   ").join([
-        state, Content(f"epoch {status.epoch}/{status.epochs}"),
-        Content(f"step {status.session_step:,}"), Content(f"model step {status.model_step:,}"),
-        Content(speed),
-    ])
+    counters = [Content(f"epoch {status.epoch}/{status.epochs}"),
+                Content(f"step {status.session_step:,}"),
+                Content(f"model step {status.model_step:,}"), Content(speed)]
+    if status.state is SessionState.STARTING:  # nothing to count yet: say what takes the time
+        counters = [Content(status.message or "importing TensorFlow and building the model…")]
+    first = Content("   ").join([state, *counters])
     callbacks = ", ".join(active) or "none"
     second = Content(f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
                      + (f" (+{off} off)" if off else ""))
