@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 from weightwatch.engine.errors import BadInput
@@ -27,6 +26,8 @@ EPILOG = """examples:
 
 
 def demo_config_path(name: str = "reference.toml") -> Path:
+    from importlib import resources  # ~10 ms, only when the demo config is used
+
     return Path(str(resources.files("weightwatch.demo_data").joinpath(name)))
 
 
