@@ -11,7 +11,8 @@ round is the median of the last few (the cheapest while there are fewer than thr
 (the first render, a layout pass after a resize or a banner) must not space the next rounds out.
 
 The default share, 2% of wall time for the whole UI, is what a ~1 ms training step can afford
-(docs/performance.md); with a round at ~20 ms, charts redraw about every 1.5 s.
+(docs/performance.md); with a round at 30-45 ms beside TensorFlow on two cores, charts redraw
+every ~3 s in steady training, and at once on every event.
 """
 
 from __future__ import annotations
