@@ -1,6 +1,6 @@
 """Run the weightwatch benchmarks and print one table (see docs/performance.md).
 
-    .venv/bin/python -m benchmarks            # the full suite (~15 minutes on 2 cores)
+    .venv/bin/python -m benchmarks            # the full suite (~15-20 minutes on 2 cores)
     .venv/bin/python -m benchmarks --quick    # every row once, small sizes (a smoke test)
     .venv/bin/python -m benchmarks --only overhead,pause --rounds 7 --json out.json
 
@@ -49,6 +49,7 @@ SECTIONS = {
         "overhead.heavy.engine_same_feed",
         "overhead.heavy.ui_same_feed",
     ],
+    "onoff": ["onoff.reference", "onoff.heavy"],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 
