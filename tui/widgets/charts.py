@@ -19,7 +19,7 @@ from textual.visual import Visual, visualize
 from textual.widget import Widget
 from weightwatch.engine import events as ev
 from weightwatch.engine.telemetry import TelemetryStore
-from weightwatch.tui.widgets.plot_text import plot_strips, plot_text
+from weightwatch.tui.widgets.plot_text import plot_strips
 from weightwatch.tui.widgets.theme import NEUTRAL, theme_rgb, verdict_variable
 
 KIND_LABELS = {
@@ -235,15 +235,6 @@ class TimelineChart(Widget):
             Content(self.TITLE).center(width), Content(), Content(),
             Content.styled(self.WAITING, "$text-muted").center(width),
         ])
-
-    def render(self) -> RenderResult:
-        """The figure as Rich `Text` (what `PlotextPlot.render` gives, without plotext's ANSI
-        string and Rich's parse of it); the screen uses `build_lines`."""
-        self._prepare()
-        try:
-            return plot_text(self.plt)
-        except AttributeError:
-            return self._ansi_text()
 
     def _ansi_text(self) -> RenderResult:
         from rich.text import Text

@@ -1,14 +1,13 @@
-"""A plotext figure as Rich `Text` or as Textual `Strip`s, straight from plotext's cell matrix.
+"""A plotext figure as Textual `Strip`s, straight from plotext's cell matrix.
 
-`PlotextPlot.render` asks plotext for an ANSI string (plotext writes an escape sequence for every
-run of colours) and Rich parses it back into styled text, which Textual then converts again into
-screen lines: most of a chart's render time on the UI thread, which shares the GIL with training
-(docs/performance.md). The cells already hold each character and its colours, so this reads them
-directly, with one cached `Style` per colour combination. `plot_text` gives the same `Text` (same
-characters, same styles) as `Text.from_ansi(plt.build())`; `plot_strips` gives the lines Textual
-would draw from that `Text` on the widget's base style (the same characters and colours, without
-the per-cell selection offsets: a chart has no text to select). `tests/tui/test_plot_text.py`
-checks both on real charts.
+textual-plotext's `PlotextPlot.render` asks plotext for an ANSI string (plotext writes an escape
+sequence for every run of colours), Rich parses it back into styled text, and Textual converts
+that text into screen lines: most of a chart's cost on the UI thread, which shares the GIL with
+training (docs/performance.md). The cells already hold each character and its colours, so this
+reads them directly, with one cached `Style` per colour combination, and gives the lines Textual
+would draw from the parsed ANSI text: the same character and style in every cell (without the
+per-cell selection offsets: a chart has no text to select). `tests/tui/test_plot_text.py` checks
+it cell by cell on real charts.
 """
 
 from __future__ import annotations
@@ -40,18 +39,6 @@ def _rows(plt) -> Iterator[list[tuple[str, Style | None]]]:
                 runs.append(("".join(markers[start:col]), _style(*colours[start])))
                 start = col
         yield runs
-
-
-def plot_text(plt) -> Text:
-    """Build `plt` (a plotext figure) and return it as `Text`, as `Text.from_ansi` would."""
-    lines = []
-    for runs in _rows(plt):
-        line = Text()
-        for text, style in runs:
-            line.append(text, style)
-        lines.append(line)
-    lines.append(Text())  # plotext ends every row with a newline, the last one too
-    return Text("\n").join(lines)
 
 
 def plot_strips(plt, base: Style, width: int, height: int) -> list[Strip]:
