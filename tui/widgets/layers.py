@@ -34,14 +34,16 @@ def trend(ys: list[float], width: int) -> list[float]:
     return ys[-width:]
 
 
+def name_width(names: list[str]) -> int:
+    return max([5, *(len(name) for name in names)])
+
+
 def table(rows: list[tuple[str, str, str]]) -> Content:
     """A header and one line per (layer, norm, trend), in aligned columns."""
-    name_width = max([5, *(len(name) for name, _, _ in rows)])
-    header = Content.styled(
-        f"{'layer':<{name_width}}  {'norm':<{NORM_WIDTH}}  {'trend':<{TREND_WIDTH}}", "bold"
-    )
+    width = name_width([name for name, _, _ in rows])
+    header = Content.styled(f"{'layer':<{width}}  {'norm':<{NORM_WIDTH}}  trend", "bold")
     lines = [header] + [
-        Content(f"{name:<{name_width}}  {norm:<{NORM_WIDTH}}  ")
+        Content(f"{name:<{width}}  {norm:<{NORM_WIDTH}}  ")
         + Content.styled(spark, "$primary")
         for name, norm, spark in rows
     ]
@@ -59,13 +61,17 @@ class LayerNorms(VerticalScroll, can_focus=False):
         yield Static(table([]), id="layer-rows")
 
     def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float]) -> None:
-        """Refresh from the telemetry's `layer/<i>` series."""
+        """Refresh from the telemetry's `layer/<i>` series. The trend gets what the name and
+        the norm leave of the width (up to TREND_WIDTH), so that a row never wraps."""
+        names = telemetry.layer_names
+        room = self.scrollable_content_region.width - 2 - name_width(names) - NORM_WIDTH - 4
+        columns = max(4, min(TREND_WIDTH, room))
         rows = []
-        for i, name in enumerate(telemetry.layer_names):
+        for i, name in enumerate(names):
             latest = telemetry.latest(f"layer/{i}")
-            _, ys = telemetry.window(f"layer/{i}", *x_range, width=TREND_WIDTH)
+            _, ys = telemetry.window(f"layer/{i}", *x_range, width=columns)
             rows.append((name, "-" if latest is None else f"{latest:.4g}",
-                         sparkline(trend(ys, TREND_WIDTH))))
+                         sparkline(trend(ys, columns))))
         if rows == self.rows:
             return
         resized = len(rows) != len(self.rows)
