@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Static
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput
 from weightwatch.engine.specs import CallbackSpec
@@ -13,6 +14,8 @@ from weightwatch.tui.widgets.banner import banner_text
 from weightwatch.tui.widgets.budget import RedrawBudget
 from weightwatch.tui.widgets.charts import Marker, markers_for, nice_ticks
 from weightwatch.tui.widgets.layers import sparkline, trend
+
+from .conftest import make_app, running
 
 
 def event(kind, step, verdict=None, **detail):
@@ -95,3 +98,22 @@ def test_preview_says_what_a_file_checkpoint_lacks():
     text = preview(info, now=0.0)
     assert "source         other file" in text and "optimizer in?  unknown" in text
     assert "NOT LOADABLE   truncated file" in text
+
+
+async def test_layer_rows_fit_a_narrow_terminal(fake):
+    """On an 80x24 terminal every layer row keeps its name, norm and a (shorter) trend on one
+    line instead of wrapping."""
+    app = make_app(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, fake)
+        fake.step(120)
+        app.dashboard.tick(force=True)
+        await pilot.pause()
+        rows = app.dashboard.query_one("#layer-rows", Static)
+        lines = str(rows.render()).splitlines()
+        assert [line.split()[0] for line in lines] == ["layer", "dense", "dense_1", "dense_2"]
+        for line in lines[1:]:
+            name, norm, trend_text = line.split()
+            assert float(norm) > 0 and set(trend_text) <= set("▁▂▃▄▅▆▇█")
+            assert 4 <= len(trend_text) < 14
+        assert max(len(line) for line in lines) <= rows.content_region.width
