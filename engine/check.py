@@ -5,19 +5,16 @@
 samples. Every failure is a one-line `ConfigError` (or `ScriptError`) naming the file and the
 key. Keras is imported inside the functions, so importing this module stays cheap.
 
-Reused by the engine: `ensure_on_path`, `resolve_import`, `load_data`, `make_callback`.
+Reused by the engine: `make_callback`, and (from `usercode.py` and `datafiles.py`, re-exported
+here) `ensure_on_path`, `resolve_import`, `load_data`.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib
 import importlib.util
 import inspect
 import math
-import re
-import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,243 +22,18 @@ from typing import Any
 import numpy as np
 
 from .config import did_you_mean
+from .datafiles import ARRAY_NAMES, Arrays, load_data
 from .errors import BadInput, ConfigError, ScriptError
 from .script import Action, Script
 from .specs import CallbackSpec, Config
+from .usercode import _call_user, display_path, ensure_on_path, one_line, resolve_import
 
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
-ARRAY_NAMES = ("x", "y", "x_val", "y_val")
+# Re-exported: the engine and the tests import these from here.
+__all__ = ["ARRAY_NAMES", "Arrays", "check_config", "check_script", "display_path",
+           "ensure_on_path", "load_data", "make_callback", "one_line", "resolve_import"]
+
 # Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
 _COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")
-_NOISE = ("Exception encountered when calling", "Arguments received by")
-
-
-def display_path(path: Path) -> str:
-    """How messages name a file: relative to the working directory when inside it."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def one_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception as one short, plain line for a message.
-
-    Keras wraps layer errors in a preamble ("Exception encountered when calling ...") with ANSI
-    bold and a list of arguments; TensorFlow prefixes `{{function_node ...}}`. The line that says
-    what went wrong is kept, the rest dropped.
-    """
-    text = re.sub(r"\x1b\[[0-9;]*m|\{\{[^}]*\}\}", "", str(exc))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(_NOISE)] or lines
-    line = lines[0] if lines else type(exc).__name__
-    line = re.sub(r"\s+name:\s*$", "", line)  # TensorFlow's empty op name
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def ensure_on_path(folder: Path) -> None:
-    """Put a config's folder first on `sys.path` so user modules beside it import."""
-    entry = str(Path(folder).absolute())
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-    importlib.invalidate_caches()  # a module written after start-up must still be found
-
-
-def resolve_import(
-    spec: str, key_path: str, file: str | Path, *, error: type[BadInput] = ConfigError
-) -> Any:
-    """Import `"module:attr"` (attr may be dotted) and return the object.
-
-    Raises:
-        error: `<file>: <key_path>: cannot import "<spec>" (<why>)`.
-    """
-    module_name, _, attr_path = spec.partition(":")
-    prefix = f'{file}: {key_path}: cannot import "{spec}"'
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise error(f"{prefix} ({one_line(exc)})") from exc
-    except Exception as exc:  # a user module may raise anything (or be a SyntaxError) on import
-        raise error(f"{prefix} ({type(exc).__name__}: {one_line(exc)})") from exc
-    for part in attr_path.split(".") if attr_path else ():
-        if not hasattr(obj, part):
-            raise error(
-                f'{prefix} ({module_name} has no attribute "{part}")'
-                + did_you_mean(part, [n for n in dir(obj) if not n.startswith("_")])
-            )
-        obj = getattr(obj, part)
-    return obj
-
-
-def _call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], file: str) -> Any:
-    """Call a user's builder or loader; `keys` = (its key path, its params' key path)."""
-    try:
-        inspect.signature(fn).bind(**params)
-    except TypeError as exc:
-        raise ConfigError(
-            f'{file}: {keys[1]}: "{spec}" does not take these arguments ({one_line(exc)})'
-        ) from exc
-    except ValueError:
-        pass  # no signature to inspect (a builtin, say): just call it
-    try:
-        return fn(**params)
-    except Exception as exc:  # the user's own code failed: report it as bad input, in one line
-        raise ConfigError(
-            f'{file}: {keys[0]}: "{spec}" raised {type(exc).__name__}: {one_line(exc)}'
-        ) from exc
-
-
-# --- data ---------------------------------------------------------------------------------------
-
-
-def load_data(config: Config) -> Arrays:
-    """Read the config's data as `(x, y, x_val, y_val)`; the last two may be None.
-
-    A `.npz` holds `x`, `y` and optionally `x_val`, `y_val`. A `.csv` is numeric with an optional
-    header row; its last column is y. A loader is called with `[data].params`.
-
-    Raises:
-        ConfigError: naming `[data].path`, `[data].loader` or `[data].params`.
-    """
-    data, file = config.data, display_path(config.path)
-    if data.loader:
-        ensure_on_path(config.folder)
-        key = "[data].loader"
-        loader = resolve_import(data.loader, key, file)
-        arrays = _loader_arrays(
-            _call_user(loader, data.params, data.loader, (key, "[data].params"), file),
-            data.loader,
-            file,
-        )
-    elif data.path is not None and data.path.suffix.lower() == ".npz":
-        key, arrays = "[data].path", _read_npz(data.path, file)
-    elif data.path is not None:
-        key, arrays = "[data].path", _read_csv(data.path, file)
-    else:  # parse_config guarantees one of them; a hand-made Config might not
-        raise ConfigError(
-            f"{file}: [data]: expected exactly one of path or loader, received neither"
-        )
-    _check_arrays(arrays, key, file)
-    return arrays
-
-
-def _read_npz(path: Path, file: str) -> Arrays:
-    try:
-        with np.load(path, allow_pickle=False) as npz:  # never unpickle what a config points at
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ConfigError(
-            f"{file}: [data].path: expected an .npz archive numpy can read, "
-            f"received {path.name} ({one_line(exc)})"
-        ) from exc
-    if "x" not in arrays or "y" not in arrays:
-        names = ", ".join(f'"{n}"' for n in arrays) or "no arrays"
-        raise ConfigError(
-            f'{file}: [data].path: expected arrays "x" and "y" in {path.name}, received {names}'
-        )
-    if ("x_val" in arrays) != ("y_val" in arrays):
-        only = "x_val" if "x_val" in arrays else "y_val"
-        raise ConfigError(
-            f'{file}: [data].path: expected "x_val" and "y_val" together in '
-            f'{path.name}, received only "{only}"'
-        )
-    return arrays["x"], arrays["y"], arrays.get("x_val"), arrays.get("y_val")
-
-
-def _read_csv(path: Path, file: str) -> Arrays:
-    """Numeric CSV, optional header row, last column is y (read with `csv` for exact lines)."""
-    prefix = f"{file}: [data].path:"
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            lines = [
-                (number, cells)
-                for number, cells in enumerate(csv.reader(handle), start=1)
-                if any(cell.strip() for cell in cells)
-            ]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # gone since load, binary, ...
-        raise ConfigError(
-            f"{prefix} expected a UTF-8 CSV file, received {path.name} ({one_line(exc)})"
-        ) from exc
-    if lines and not all(_is_float(cell) for cell in lines[0][1]):
-        lines = lines[1:]  # the first line is a header when it is not all numbers
-    width = len(lines[0][1]) if lines else 0
-    if width < 2:
-        received = f"{width} column" if lines else "no rows of numbers"
-        raise ConfigError(
-            f"{prefix} expected rows of at least 2 numbers (features, then y) in "
-            f"{path.name}, received {received}"
-        )
-    rows = []
-    for number, cells in lines:
-        if len(cells) != width:
-            raise ConfigError(
-                f"{prefix} expected {width} columns on every line of {path.name}, "
-                f"received {len(cells)} on line {number}"
-            )
-        try:
-            rows.append([float(cell) for cell in cells])
-        except ValueError:
-            bad = next(cell for cell in cells if not _is_float(cell))
-            raise ConfigError(
-                f'{prefix} expected numbers in {path.name}, received "{bad}" on line {number}'
-            ) from None
-    table = np.asarray(rows, dtype=np.float32)
-    return table[:, :-1], table[:, -1], None, None
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _loader_arrays(result: Any, spec: str, file: str) -> Arrays:
-    """Check a loader's result is (x, y) or (x, y, x_val, y_val) as numpy arrays."""
-    ok = isinstance(result, (tuple, list)) and len(result) in (2, 4)
-    ok = ok and all(isinstance(item, np.ndarray) for item in result)
-    if not ok:
-        raise ConfigError(
-            f'{file}: [data].loader: expected "{spec}" to return (x, y) or '
-            f"(x, y, x_val, y_val) as numpy arrays, received {_describe(result)}"
-        )
-    x, y, *val = result
-    x_val, y_val = val or (None, None)
-    return x, y, x_val, y_val
-
-
-def _describe(value: Any) -> str:
-    """A short description of what a loader returned, for messages."""
-    if isinstance(value, (tuple, list)):
-        kinds = ", ".join(type(item).__name__ for item in value[:5])
-        return f"a {type(value).__name__} of {len(value)} ({kinds})"
-    return f"a {type(value).__name__}"
-
-
-def _check_arrays(arrays: Arrays, key: str, file: str) -> None:
-    """Numeric arrays, x and y (and x_val and y_val) of the same non-zero length."""
-    for name, array in zip(ARRAY_NAMES, arrays, strict=True):
-        if array is not None and (array.ndim == 0 or array.dtype.kind not in "biuf"):
-            raise ConfigError(
-                f'{file}: {key}: expected "{name}" as a numeric array of at least '
-                f"1 dimension, received dtype {array.dtype}, shape {array.shape}"
-            )
-    for first, second in ((0, 1), (2, 3)):
-        a, b = arrays[first], arrays[second]
-        if a is not None and b is not None and len(a) != len(b):
-            raise ConfigError(
-                f'{file}: {key}: expected "{ARRAY_NAMES[first]}" and '
-                f'"{ARRAY_NAMES[second]}" with the same first dimension, received '
-                f"{len(a)} and {len(b)}"
-            )
-    if len(arrays[0]) == 0:
-        raise ConfigError(
-            f'{file}: {key}: expected at least one sample, received "x" of shape {arrays[0].shape}'
-        )
-
-
-# --- callbacks ----------------------------------------------------------------------------------
 
 
 def make_callback(
