@@ -38,7 +38,6 @@ class RedrawBudget:
         self.round_cost = 0.0  # seconds per round: the median of the last few
         self._costs: deque[float] = deque(maxlen=ROUNDS_KEPT)
         self.rounds = 0
-        self.measured = False  # whether round_cost holds a measurement yet
         self._pending = 0.0
         self._last_round = -float("inf")
 
@@ -68,7 +67,6 @@ class RedrawBudget:
             self._costs.append(self._pending)
             costs = self._costs
             self.round_cost = statistics.median(costs) if len(costs) >= 3 else min(costs)
-            self.measured = True
         self._pending = 0.0
         self.rounds += 1
         self._last_round = time.perf_counter() if now is None else now
