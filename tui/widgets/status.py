@@ -23,7 +23,8 @@ STATE_STYLES = {
     SessionState.STOPPED: "$text-muted",
     SessionState.FAILED: "$error",
 }
-STARTING_TEXT = "● STARTING   importing TensorFlow and building the model…"
+STARTING_WORK = "importing TensorFlow and building the model…"
+STARTING_TEXT = f"● STARTING   {STARTING_WORK}"  # the first frame, before any status exists
 EPOCH_BOX = 40  # columns on the right for "epoch x of y" over the bar
 BAR_WIDTH = 28
 BAR, HALF_LEFT, HALF_RIGHT = "━", "╺", "╸"
@@ -45,7 +46,7 @@ def describe(status: Status) -> Content:
                 Content(f"step {status.session_step:,}"),
                 Content(f"model step {status.model_step:,}"), Content(speed)]
     if status.state is SessionState.STARTING:  # nothing to count yet: say what takes the time
-        counters = [Content(status.message or "importing TensorFlow and building the model…")]
+        counters = [Content(status.message or STARTING_WORK)]
     first = Content("   ").join([state, *counters])
     callbacks = ", ".join(active) or "none"
     second = Content(f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
