@@ -95,15 +95,17 @@ def main(quick: bool, rounds: int) -> list[Row]:
         windows, seconds = (QUICK_WINDOWS if quick else WINDOWS)[model]
         r = asyncio.run(measure(model, windows, seconds))
         interval = f"95 % interval {r['low']:.3f}-{r['high']:.3f}" if r["pairs"] > 1 else ""
-        rows.append(Row(
-            f"onoff.{model}",
-            f"steps/s, {LABELS[model]}, dashboard updating / the same session with the "
-            f"dashboard's updates off, {r['pairs']} pairs of {seconds:g} s windows",
-            f"{r['on']:,.0f} steps/s, UI thread {r['ui_on'] * 100:.1f}% of wall",
-            f"{r['off']:,.0f} steps/s, UI thread {r['ui_off'] * 100:.1f}%",
-            r["ratio"],
-            f"{r['ratio']:.3f} ({interval})" if interval else f"{r['ratio']:.3f}",
-            f">= {TARGETS[model]:.2f}",
-            r["ratio"] >= TARGETS[model],
-        ))
+        rows.append(
+            Row(
+                f"onoff.{model}",
+                f"steps/s, {LABELS[model]}, dashboard updating / the same session with the "
+                f"dashboard's updates off, {r['pairs']} pairs of {seconds:g} s windows",
+                f"{r['on']:,.0f} steps/s, UI thread {r['ui_on'] * 100:.1f}% of wall",
+                f"{r['off']:,.0f} steps/s, UI thread {r['ui_off'] * 100:.1f}%",
+                r["ratio"],
+                f"{r['ratio']:.3f} ({interval})" if interval else f"{r['ratio']:.3f}",
+                f">= {TARGETS[model]:.2f}",
+                r["ratio"] >= TARGETS[model],
+            )
+        )
     return rows

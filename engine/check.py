@@ -29,8 +29,18 @@ from .specs import CallbackSpec, Config
 from .usercode import _call_user, display_path, ensure_on_path, one_line, resolve_import
 
 # Re-exported: the engine and the tests import these from here.
-__all__ = ["ARRAY_NAMES", "Arrays", "check_config", "check_script", "display_path",
-           "ensure_on_path", "load_data", "make_callback", "one_line", "resolve_import"]
+__all__ = [
+    "ARRAY_NAMES",
+    "Arrays",
+    "check_config",
+    "check_script",
+    "display_path",
+    "ensure_on_path",
+    "load_data",
+    "make_callback",
+    "one_line",
+    "resolve_import",
+]
 
 # Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
 _COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")

@@ -157,8 +157,13 @@ class Session:
         if t is not None and st.state is SessionState.RUNNING:
             # every batch since the last snapshot moved the optimizer's step by one as well
             model_step = st.model_step + (t.done - st.session_step)
-            return replace(st, session_step=t.done, step_in_epoch=t.step_in_epoch, epoch=t.epoch,
-                           model_step=model_step)
+            return replace(
+                st,
+                session_step=t.done,
+                step_in_epoch=t.step_in_epoch,
+                epoch=t.epoch,
+                model_step=model_step,
+            )
         if st.state.parked and st.steps_per_s is not None:
             return replace(st, steps_per_s=None)
         return st

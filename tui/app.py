@@ -55,8 +55,12 @@ QUIT_TIMEOUT_S = 15.0
 def warm_imports() -> None:
     """Import plotext on a spare thread while TensorFlow loads, so that the first chart round
     on the UI thread does not pay for it (~30 ms)."""
-    threading.Thread(target=importlib.import_module, args=("textual_plotext.plot",),
-                     name="weightwatch-warm-imports", daemon=True).start()
+    threading.Thread(
+        target=importlib.import_module,
+        args=("textual_plotext.plot",),
+        name="weightwatch-warm-imports",
+        daemon=True,
+    ).start()
 
 
 class WeightwatchApp(App[dict | None]):
@@ -66,8 +70,15 @@ class WeightwatchApp(App[dict | None]):
     TITLE = "weightwatch"
     dashboard: DashboardScreen  # the default screen, made by `get_default_screen`
     BINDINGS = [
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
-                tooltip="Stop training, write the report and exit", id="quit.ctrl_c"),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            tooltip="Stop training, write the report and exit",
+            id="quit.ctrl_c",
+        ),
     ]
 
     class EventRecorded(Message):
@@ -85,9 +96,15 @@ class WeightwatchApp(App[dict | None]):
             self.change = change
 
     def __init__(
-        self, session: Any, run_dir: Path | None = None, *,
-        clock: Callable[[], float] = time.time, refresh_hz: float | None = None,
-        script: Any = None, report_path: Path | None = None, cursor_blink: bool = True,
+        self,
+        session: Any,
+        run_dir: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_hz: float | None = None,
+        script: Any = None,
+        report_path: Path | None = None,
+        cursor_blink: bool = True,
         handle_signals: bool = True,
     ) -> None:
         super().__init__()
@@ -113,8 +130,11 @@ class WeightwatchApp(App[dict | None]):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen:
-        self.dashboard = DashboardScreen(self.session, refresh_hz=self.refresh_hz,
-                                         chart_window=self.session.config.ui.chart_window)
+        self.dashboard = DashboardScreen(
+            self.session,
+            refresh_hz=self.refresh_hz,
+            chart_window=self.session.config.ui.chart_window,
+        )
         return self.dashboard
 
     def on_mount(self) -> None:
@@ -133,8 +153,13 @@ class WeightwatchApp(App[dict | None]):
         if not self._quitting:
             self.session.stop()  # never leave the training thread parked behind us
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="training",
-          description="training session (imports TensorFlow, then trains)")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="training",
+        description="training session (imports TensorFlow, then trains)",
+    )
     def train(self) -> None:
         self.session.run()
 
@@ -188,13 +213,19 @@ class WeightwatchApp(App[dict | None]):
 
     # -- commands -----------------------------------------------------------------------------
 
-    def send(self, label: str, call: Callable[[], Future],
-             done: Callable[[Any], None] | None = None) -> None:
+    def send(
+        self, label: str, call: Callable[[], Future], done: Callable[[Any], None] | None = None
+    ) -> None:
         """Send one command; its result (or its one-line error) arrives as a notification."""
         future = call()
         self.sent.append((label, future))
-        self.run_worker(self._await(future, done), name=label, group="commands",
-                        exit_on_error=False, description=f"waiting for {label}")
+        self.run_worker(
+            self._await(future, done),
+            name=label,
+            group="commands",
+            exit_on_error=False,
+            description=f"waiting for {label}",
+        )
 
     @staticmethod
     async def _await(future: Future, done: Callable[[Any], None] | None) -> Any:
@@ -241,8 +272,11 @@ class WeightwatchApp(App[dict | None]):
 
     def _callbacks_chosen(self, before: list, specs: list | None) -> None:
         if specs is not None and specs != before:
-            self.send("callbacks", partial(self.session.set_callbacks, specs),
-                      lambda _: self.notify("Callbacks changed: the weights are untouched."))
+            self.send(
+                "callbacks",
+                partial(self.session.set_callbacks, specs),
+                lambda _: self.notify("Callbacks changed: the weights are untouched."),
+            )
 
     def action_save(self) -> None:
         if self.ready("save a checkpoint"):
@@ -252,8 +286,11 @@ class WeightwatchApp(App[dict | None]):
 
     def _save(self, name: str | None) -> None:
         if name is not None:
-            self.send("save", partial(self.session.save, name),
-                      lambda info: self.notify(f"Saved checkpoint {info.name}."))
+            self.send(
+                "save",
+                partial(self.session.save, name),
+                lambda info: self.notify(f"Saved checkpoint {info.name}."),
+            )
 
     def action_load(self) -> None:
         if not self.ready("load a checkpoint"):
@@ -267,8 +304,11 @@ class WeightwatchApp(App[dict | None]):
 
     def _load(self, ref: str | None) -> None:
         if ref is not None:
-            self.send("load", partial(self.session.load, ref),
-                      lambda info: self.notify(f"Loaded {info.name}: weights restored."))
+            self.send(
+                "load",
+                partial(self.session.load, ref),
+                lambda info: self.notify(f"Loaded {info.name}: weights restored."),
+            )
 
     def action_rebuild(self) -> None:
         if self.ready("rebuild the model", after_failed_start=True):
@@ -288,15 +328,15 @@ class WeightwatchApp(App[dict | None]):
 
     def _recompile(self, choice: RecompileChoice | None) -> None:
         if choice is not None:
-            self.send("recompile", partial(self.session.recompile, choice.optimizer,
-                                           choice.learning_rate))
+            self.send(
+                "recompile", partial(self.session.recompile, choice.optimizer, choice.learning_rate)
+            )
 
     def action_set_lr(self) -> None:
         if self.ready("set the learning rate"):
             from weightwatch.tui.screens.dialogs import LearningRateDialog
 
-            self.push_screen(LearningRateDialog(self.session.status().learning_rate),
-                             self._set_lr)
+            self.push_screen(LearningRateDialog(self.session.status().learning_rate), self._set_lr)
 
     def _set_lr(self, value: float | None) -> None:
         if value is not None:

@@ -43,22 +43,40 @@ from weightwatch.engine.specs import (
 )
 from weightwatch.engine.telemetry import TelemetryStore
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
-              "ftrl", "lion")
+OPTIMIZERS = (
+    "adam",
+    "adamw",
+    "sgd",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "adamax",
+    "nadam",
+    "ftrl",
+    "lion",
+)
 LAYERS = ("dense", "dense_1", "dense_2")
 LAYER_SHARE = (0.62, 0.71, 0.33)  # each layer's share of the global norm (squares sum to ~1)
 STEPS_PER_S = 480.0  # fixed, so that snapshots are deterministic
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
-def fake_config(run_dir: Path, *, epochs: int = 4, steps_per_epoch: int = 60,
-                callbacks: tuple[CallbackSpec, ...] = ()) -> Config:
+def fake_config(
+    run_dir: Path,
+    *,
+    epochs: int = 4,
+    steps_per_epoch: int = 60,
+    callbacks: tuple[CallbackSpec, ...] = (),
+) -> Config:
     """A config the fake can run (nothing in it is ever imported)."""
     return Config(
-        path=run_dir / "fake.toml", run=RunSpec(name="fake", run_dir=run_dir, seed=0),
+        path=run_dir / "fake.toml",
+        run=RunSpec(name="fake", run_dir=run_dir, seed=0),
         model=ModelSpec(builder="fake:model"),
-        compile=CompileSpec(optimizer="adam", learning_rate=1e-3), data=DataSpec(),
-        train=TrainSpec(epochs=epochs, steps_per_epoch=steps_per_epoch), callbacks=callbacks,
+        compile=CompileSpec(optimizer="adam", learning_rate=1e-3),
+        data=DataSpec(),
+        train=TrainSpec(epochs=epochs, steps_per_epoch=steps_per_epoch),
+        callbacks=callbacks,
     )
 
 
@@ -69,7 +87,7 @@ class _Weights:
     instance: int = 1
     seed: int = 0
     trained: int = 0  # batches these weights have seen
-    bump_at: int = -10**9  # `trained` when the optimizer state was last dropped
+    bump_at: int = -(10**9)  # `trained` when the optimizer state was last dropped
 
     def norm(self) -> float:
         start = 8.0 + 0.4 * (self.seed % 5)
@@ -88,9 +106,14 @@ class FakeSession:
     """Same interface as the engine's `Session`; see the module docstring."""
 
     def __init__(
-        self, config: Config | None = None, *, run_dir: Path | None = None,
-        from_checkpoint: str | None = None, listener: Callable[[object], None] | None = None,
-        rate: float | None = None, clock: Callable[[], float] = time.time,
+        self,
+        config: Config | None = None,
+        *,
+        run_dir: Path | None = None,
+        from_checkpoint: str | None = None,
+        listener: Callable[[object], None] | None = None,
+        rate: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or fake_config(Path(run_dir or "runs/fake"))
         self.run_dir = Path(run_dir or self.config.run.run_dir)
@@ -126,9 +149,17 @@ class FakeSession:
             if self._from:
                 self._load_now(self._from)
             self._new_segment(origin)
-            self._emit("started", origin, {"instance": 1, "seed": self._w.seed,
-                                           "epochs": self._target, "from": self._from,
-                                           "run_dir": str(self.run_dir)})
+            self._emit(
+                "started",
+                origin,
+                {
+                    "instance": 1,
+                    "seed": self._w.seed,
+                    "epochs": self._target,
+                    "from": self._from,
+                    "run_dir": str(self.run_dir),
+                },
+            )
             self._set_state(S.RUNNING, "started")
             self._boundary()
         while not self._stopped.is_set():
@@ -217,13 +248,20 @@ class FakeSession:
     def status(self) -> ev.Status:
         with self._lock:
             return ev.Status(
-                state=self._state, epoch=self._epoch, epochs=self._target,
-                step_in_epoch=self._in_epoch, steps_per_epoch=self._steps_per_epoch,
-                session_step=self._session_step, model_step=self._model_step,
-                instance=self._w.instance, learning_rate=self._lr,
+                state=self._state,
+                epoch=self._epoch,
+                epochs=self._target,
+                step_in_epoch=self._in_epoch,
+                steps_per_epoch=self._steps_per_epoch,
+                session_step=self._session_step,
+                model_step=self._model_step,
+                instance=self._w.instance,
+                learning_rate=self._lr,
                 steps_per_s=STEPS_PER_S if self._state is S.RUNNING else None,
-                loss=self.telemetry.latest("loss"), global_norm=self._w.norm(),
-                callbacks=self._callbacks, optimizer=self._optimizer,
+                loss=self.telemetry.latest("loss"),
+                global_norm=self._w.norm(),
+                callbacks=self._callbacks,
+                optimizer=self._optimizer,
                 last_verdict=next((e.verdict for e in reversed(self._events) if e.verdict), None),
             )
 
@@ -244,17 +282,31 @@ class FakeSession:
 
     def report(self) -> dict:
         with self._lock:
-            checkpoints = [{"name": i.name, "path": i.path, "model_step": i.model_step,
-                            "epoch": i.epoch, "fingerprint": i.fingerprint}
-                           for i, *_ in self._checkpoints.values()]
-            final = {"model_step": self._model_step, "epoch": self._epoch,
-                     "loss": self.telemetry.latest("loss"), "global_norm": self._w.norm(),
-                     "fingerprint": self._w.fingerprint()}
-            return {"session_steps": self._session_step,
-                    "segments": [s.to_json() for s in self._segments],
-                    "events": [{k: getattr(e, k) for k in EVENT_KEYS} for e in self._events],
-                    "checkpoints": checkpoints,
-                    "final": final, "throughput": {"steps_per_s": STEPS_PER_S}}
+            checkpoints = [
+                {
+                    "name": i.name,
+                    "path": i.path,
+                    "model_step": i.model_step,
+                    "epoch": i.epoch,
+                    "fingerprint": i.fingerprint,
+                }
+                for i, *_ in self._checkpoints.values()
+            ]
+            final = {
+                "model_step": self._model_step,
+                "epoch": self._epoch,
+                "loss": self.telemetry.latest("loss"),
+                "global_norm": self._w.norm(),
+                "fingerprint": self._w.fingerprint(),
+            }
+            return {
+                "session_steps": self._session_step,
+                "segments": [s.to_json() for s in self._segments],
+                "events": [{k: getattr(e, k) for k in EVENT_KEYS} for e in self._events],
+                "checkpoints": checkpoints,
+                "final": final,
+                "throughput": {"steps_per_s": STEPS_PER_S},
+            }
 
     # -- the "training thread" ----------------------------------------------------------------
 
@@ -285,8 +337,11 @@ class FakeSession:
             self._settle(name, apply, future)
         for hold in list(self._holds):
             kind, value, future = hold
-            reached = {"step": self._session_step == value, "epoch": self._epoch == value,
-                       "finished": self._state is S.FINISHED}[kind]
+            reached = {
+                "step": self._session_step == value,
+                "epoch": self._epoch == value,
+                "finished": self._state is S.FINISHED,
+            }[kind]
             if reached and self._state in (S.RUNNING, S.FINISHED, S.HOLDING):
                 self._holds.remove(hold)
                 if self._state is not S.HOLDING:
@@ -302,7 +357,8 @@ class FakeSession:
         with self._lock:
             if self._state in (S.STARTING, S.STOPPED, S.FAILED):
                 future.set_exception(
-                    CommandRejected(f"cannot {name} while the session is {self._state.value}"))
+                    CommandRejected(f"cannot {name} while the session is {self._state.value}")
+                )
             elif self._state.parked:
                 self._settle(name, apply, future)
             else:
@@ -348,42 +404,73 @@ class FakeSession:
     def _do_set_callbacks(self, specs: list[CallbackSpec]) -> None:
         self._end_segment()
         self._callbacks = tuple(specs)
-        detail = {"callbacks": [s.label for s in specs if s.enabled],
-                  "disabled": [s.label for s in specs if not s.enabled]}
+        detail = {
+            "callbacks": [s.label for s in specs if s.enabled],
+            "disabled": [s.label for s in specs if not s.enabled],
+        }
         self._transition("callbacks_changed", ev.CONTINUED, detail, self._w.norm())
 
     def _do_save(self, name: str | None) -> ev.CheckpointInfo:
         name = name or self.default_checkpoint_name()
         if not _NAME.fullmatch(name):
-            raise CheckpointError(f"checkpoint name {name!r}: expected letters, digits, "
-                                  "'-', '_' and '.'")
+            raise CheckpointError(
+                f"checkpoint name {name!r}: expected letters, digits, '-', '_' and '.'"
+            )
         path = self.run_dir / "checkpoints" / f"{name}.weights.h5"
         info = ev.CheckpointInfo(
-            name=name, path=str(path), source="weightwatch", model_step=self._model_step,
-            epoch=self._epoch, step_in_epoch=self._in_epoch, loss=self.telemetry.latest("loss"),
-            global_norm=self._w.norm(), fingerprint=self._w.fingerprint(), has_optimizer=True,
-            created=self._clock(), size=48_213, loadable=True)
+            name=name,
+            path=str(path),
+            source="weightwatch",
+            model_step=self._model_step,
+            epoch=self._epoch,
+            step_in_epoch=self._in_epoch,
+            loss=self.telemetry.latest("loss"),
+            global_norm=self._w.norm(),
+            fingerprint=self._w.fingerprint(),
+            has_optimizer=True,
+            created=self._clock(),
+            size=48_213,
+            loadable=True,
+        )
         self._checkpoints[name] = (info, replace(self._w), self._model_step, self._epoch)
-        self._emit("checkpoint_saved", detail={"name": name, "path": str(path),
-                                                "epoch": self._epoch,
-                                                "fingerprint": info.fingerprint})
+        self._emit(
+            "checkpoint_saved",
+            detail={
+                "name": name,
+                "path": str(path),
+                "epoch": self._epoch,
+                "fingerprint": info.fingerprint,
+            },
+        )
         return info
 
     def _do_load(self, ref: str) -> ev.CheckpointInfo:
         before, found = self._w.norm(), self._find(ref)
         self._end_segment()
         info = self._load_now(ref, found)
-        self._transition("checkpoint_loaded", ev.RESTORED,
-                         {"checkpoint": info.name, "path": info.path, "optimizer_restored": True,
-                          "epoch": info.epoch, "fingerprint": info.fingerprint}, before)
+        self._transition(
+            "checkpoint_loaded",
+            ev.RESTORED,
+            {
+                "checkpoint": info.name,
+                "path": info.path,
+                "optimizer_restored": True,
+                "epoch": info.epoch,
+                "fingerprint": info.fingerprint,
+            },
+            before,
+        )
         return info
 
     def _find(self, ref: str) -> tuple[ev.CheckpointInfo, _Weights, int, int]:
         found = self._checkpoints.get(ref) or next(
-            (c for c in self._checkpoints.values() if c[0].path == ref), None)
+            (c for c in self._checkpoints.values() if c[0].path == ref), None
+        )
         if found is None:
-            raise CheckpointError(f"{ref}: no checkpoint of that name in "
-                                  f"{self.run_dir / 'checkpoints'} and no such file")
+            raise CheckpointError(
+                f"{ref}: no checkpoint of that name in "
+                f"{self.run_dir / 'checkpoints'} and no such file"
+            )
         return found
 
     def _load_now(self, ref: str, found: tuple | None = None) -> ev.CheckpointInfo:
@@ -405,8 +492,12 @@ class FakeSession:
         self._optimizer, self._model_step = optimizer, 0
         self._lr = learning_rate or self._lr
         self._w.bump_at = self._w.trained
-        self._transition("recompiled", ev.OPTIMIZER_RESET,
-                         {"optimizer": optimizer, "learning_rate": self._lr}, self._w.norm())
+        self._transition(
+            "recompiled",
+            ev.OPTIMIZER_RESET,
+            {"optimizer": optimizer, "learning_rate": self._lr},
+            self._w.norm(),
+        )
 
     def _do_set_lr(self, value: float) -> None:
         if not value > 0:
@@ -427,17 +518,36 @@ class FakeSession:
             self._segments[-1].end_fingerprint = self._w.fingerprint()
 
     def _new_segment(self, origin: str) -> None:
-        self._segments.append(ev.Segment(
-            index=len(self._segments), origin=origin, instance=self._w.instance,
-            start_session_step=self._session_step, start_model_step=self._model_step,
-            start_fingerprint=self._w.fingerprint(),
-            callbacks=[c.label for c in self._callbacks if c.enabled]))
+        self._segments.append(
+            ev.Segment(
+                index=len(self._segments),
+                origin=origin,
+                instance=self._w.instance,
+                start_session_step=self._session_step,
+                start_model_step=self._model_step,
+                start_fingerprint=self._w.fingerprint(),
+                callbacks=[c.label for c in self._callbacks if c.enabled],
+            )
+        )
 
-    def _emit(self, kind: str, verdict: str | None = None, detail: dict | None = None,
-              before: float | None = None) -> None:
+    def _emit(
+        self,
+        kind: str,
+        verdict: str | None = None,
+        detail: dict | None = None,
+        before: float | None = None,
+    ) -> None:
         after = self._w.norm()
-        event = ev.Event(kind, self._session_step, self._model_step, verdict, detail or {},
-                         after if before is None else before, after, self._clock())
+        event = ev.Event(
+            kind,
+            self._session_step,
+            self._model_step,
+            verdict,
+            detail or {},
+            after if before is None else before,
+            after,
+            self._clock(),
+        )
         self._events.append(event)
         self._notify(event)
 

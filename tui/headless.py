@@ -66,8 +66,9 @@ def hold_for(session: Any, trigger: Any) -> Future | None:
     return session.hold_when_finished()
 
 
-async def run_headless(session: Any, script: Any, *, report_path: Path | None = None,
-                       size: tuple[int, int] = (120, 40)) -> dict | None:
+async def run_headless(
+    session: Any, script: Any, *, report_path: Path | None = None, size: tuple[int, int] = (120, 40)
+) -> dict | None:
     """Run `script` against `session` with no screen; returns the report (also written)."""
     app = WeightwatchApp(session, script=script, report_path=report_path)
     async with app.run_test(headless=True, size=size, notifications=True) as pilot:
@@ -128,9 +129,12 @@ class ScriptRunner:
             if state in (S.PAUSED, S.FINISHED, S.STOPPED, S.FAILED):
                 parked_since = parked_since or loop.time()
                 if loop.time() - parked_since > UNREACHABLE_AFTER_S:
-                    self.fail(action, f"{describe(action.trigger)} was never reached: training "
-                                      f"is {state.value} at session step "
-                                      f"{self.session.status().session_step}")
+                    self.fail(
+                        action,
+                        f"{describe(action.trigger)} was never reached: training "
+                        f"is {state.value} at session step "
+                        f"{self.session.status().session_step}",
+                    )
                     return False
             else:
                 parked_since = None
@@ -141,8 +145,10 @@ class ScriptRunner:
         return True
 
     def fail(self, action: Any, message: str) -> None:
-        self.session.note_error(f"{action.where} {action.kind}: {message}",
-                                {"action": action.index, "kind": action.kind})
+        self.session.note_error(
+            f"{action.where} {action.kind}: {message}",
+            {"action": action.index, "kind": action.kind},
+        )
 
     async def perform(self, action: Any) -> None:
         try:
@@ -163,8 +169,11 @@ class ScriptRunner:
             raise ActionFailed(message)
         futures = [future for _, future in self.app.sent[sent:]]
         if not futures:
-            raise ActionFailed(self.app.warnings[-1] if len(self.app.warnings) > warned
-                               else "nothing was sent to the session")
+            raise ActionFailed(
+                self.app.warnings[-1]
+                if len(self.app.warnings) > warned
+                else "nothing was sent to the session"
+            )
         for future in futures:
             try:
                 await asyncio.wait_for(asyncio.wrap_future(future), COMMAND_TIMEOUT_S)
@@ -189,8 +198,11 @@ class ScriptRunner:
         await self.pilot.press(key)
         await self.pilot.pause()
         if not isinstance(self.app.screen, kind):
-            raise ActionFailed(self.app.warnings[-1] if self.app.warnings
-                               else f"{key!r} did not open the {kind.__name__}")
+            raise ActionFailed(
+                self.app.warnings[-1]
+                if self.app.warnings
+                else f"{key!r} did not open the {kind.__name__}"
+            )
         return self.app.screen
 
     async def paste_into(self, field: Input | TextArea, text: str) -> None:
@@ -238,8 +250,11 @@ class ScriptRunner:
         picker = await self.open("l", CheckpointPicker)
         names = [c.name if c.source == "weightwatch" else c.path for c in picker.checkpoints]
         paths = [c.path for c in picker.checkpoints]
-        index = names.index(checkpoint) if checkpoint in names else (
-            paths.index(checkpoint) if checkpoint in paths else None)
+        index = (
+            names.index(checkpoint)
+            if checkpoint in names
+            else (paths.index(checkpoint) if checkpoint in paths else None)
+        )
         if index is None:
             await self.paste_into(picker.query_one("#load-path", Input), checkpoint)
         else:
@@ -257,8 +272,9 @@ class ScriptRunner:
         dialog = await self.open("o", RecompileDialog)
         if optimizer.lower() not in OPTIMIZERS:
             await self.close_dialogs()
-            raise ActionFailed(f"optimizer {optimizer!r} is not offered; expected one of "
-                               + ", ".join(OPTIMIZERS))
+            raise ActionFailed(
+                f"optimizer {optimizer!r} is not offered; expected one of " + ", ".join(OPTIMIZERS)
+            )
         dialog.query_one(OptionList).focus()
         await self.pilot.press("home", *["down"] * OPTIMIZERS.index(optimizer.lower()))
         if learning_rate is not None:
@@ -313,4 +329,3 @@ class ScriptRunner:
         await self.close_dialogs()
         await self.pilot.press("q")
         await asyncio.wait_for(self.app.finished.wait(), COMMAND_TIMEOUT_S)
-

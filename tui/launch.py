@@ -129,8 +129,11 @@ def finish_message(session, report) -> int:
     print(f"weightwatch: run directory {session.run_dir}{where}")
     unwritten = unwritten_reports(session, report)
     if unwritten:
-        print(f"weightwatch: could not write the report to {', '.join(map(str, unwritten))}; "
-              "events.jsonl and metrics.csv in the run directory hold the run", file=sys.stderr)
+        print(
+            f"weightwatch: could not write the report to {', '.join(map(str, unwritten))}; "
+            "events.jsonl and metrics.csv in the run directory hold the run",
+            file=sys.stderr,
+        )
     if session.state is SessionState.FAILED or any(
         e.kind == "error" and e.detail.get("action") == "start" for e in session.events()
     ):
@@ -149,7 +152,9 @@ def unwritten_reports(session, report) -> list[Path]:
         try:
             written = json.loads(path.read_text(encoding="utf-8"))
             same = (written["session_steps"], len(written["events"])) == (
-                final["session_steps"], len(final["events"]))
+                final["session_steps"],
+                len(final["events"]),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             same = False
         if not same:

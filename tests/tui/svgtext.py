@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import re
 
-TEXT = re.compile(r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
-                  r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>')
+TEXT = re.compile(
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>'
+)
 CELL = 12.2  # the width of one terminal cell in Textual's SVG export
 
 
@@ -19,7 +21,7 @@ def svg_lines(svg: str) -> list[str]:
         text = html.unescape(text).replace("\xa0", " ")
         if len(row) < column:
             row.extend(" " * (column - len(row)))
-        row[column:column + len(text)] = list(text)
+        row[column : column + len(text)] = list(text)
     return ["".join(rows.get(i, [])).rstrip() for i in range(max(rows, default=-1) + 1)]
 
 

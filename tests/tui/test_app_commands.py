@@ -36,8 +36,10 @@ async def test_p_pauses_at_the_next_boundary_and_space_resumes(app, fake):
         text = screen(app)
         assert "● RUNNING" in text
         assert "25 resume continued" in text  # the event log
-        assert "continued: same model instance, same optimizer - training goes on  ·  resume at " \
-            "session step 25" in text  # the banner
+        assert (
+            "continued: same model instance, same optimizer - training goes on  ·  resume at "
+            "session step 25" in text
+        )  # the banner
     assert commands(fake) == ["pause", "resume", "stop"]
 
 
@@ -97,13 +99,20 @@ async def test_rebuild_confirmed_with_a_seed_shows_a_reset_everywhere(app, fake)
         assert isinstance(app.screen, RebuildDialog)
         await pilot.press(*"7", "enter")
         fake.step(10)
-        await until(lambda: app.dashboard.banner_event is not None
-                    and app.dashboard.banner_event.verdict == "reset", pilot)
+        await until(
+            lambda: (
+                app.dashboard.banner_event is not None
+                and app.dashboard.banner_event.verdict == "reset"
+            ),
+            pilot,
+        )
         app.dashboard.tick(force=True)
         await pilot.pause()
         text = screen(app)
-        assert "⚠ reset: new model instance, fresh weights - model step 0  ·  rebuilt at session " \
+        assert (
+            "⚠ reset: new model instance, fresh weights - model step 0  ·  rebuilt at session "
             "step 120  ·  norm 11.8 → 8.8" in text
+        )
         assert "120 rebuilt reset seed=7" in text
         assert app.query_one("#banner").has_class("-reset")
         norm_chart = app.query_one("#norm-chart")
@@ -140,7 +149,8 @@ async def test_load_with_no_checkpoints_warns_and_offers_the_path_field(app, fak
         await running(pilot, fake)
         await pilot.press("l")
         assert notes.of("warning") == [
-            "No checkpoints in this run yet: type the path of a .weights.h5 file."]
+            "No checkpoints in this run yet: type the path of a .weights.h5 file."
+        ]
         assert app.focused is app.screen.query_one("#load-path")
         await pilot.press(*"x.h5", "enter")
         assert app.screen.error_text == "x.h5: no such file"
@@ -167,8 +177,10 @@ async def test_recompile_chooses_an_optimizer_and_learning_rate(app, fake):
         await until(lambda: fake.status().optimizer == "sgd", pilot)
         await pilot.pause()
         assert fake.status().model_step == 0 and fake.status().learning_rate == 0.05
-        assert "optimizer_reset: weights kept, optimizer state dropped - model step 0  ·  " \
+        assert (
+            "optimizer_reset: weights kept, optimizer state dropped - model step 0  ·  "
             "recompiled at session step 50" in screen(app)
+        )
     assert ("recompile", ("sgd", 0.05)) in fake.calls
 
 
@@ -213,7 +225,8 @@ async def test_a_failed_command_is_an_error_notification_and_nothing_changes(app
         fake.boundary()
         await until(lambda: notes.of("error"), pilot)
         assert notes.of("error") == [
-            "step-000020: cannot write checkpoints/step-000020.weights.h5: disk full"]
+            "step-000020: cannot write checkpoints/step-000020.weights.h5: disk full"
+        ]
         assert fake.status().state is S.RUNNING and fake.list_checkpoints() == []
         assert app.screen is app.dashboard and app.is_running
 

@@ -42,7 +42,7 @@ async def test_callback_editor_toggles_removes_adds_and_applies(app, fake):
         text = svg_text(app.export_screenshot())
         assert "10 callbacks_changed continued" in text
         assert "callbacks=CSVLogger,ReduceLROnPlateau" in text  # wrapped onto the next line
-    (name, (specs,)), = [c for c in fake.calls if c[0] == "set_callbacks"]
+    ((name, (specs,)),) = [c for c in fake.calls if c[0] == "set_callbacks"]
     assert specs == [
         CallbackSpec("CSVLogger", True, {"filename": "log.csv"}),
         CallbackSpec("ReduceLROnPlateau", True, {"monitor": "loss", "factor": 0.5}),
@@ -78,7 +78,7 @@ async def test_editing_arguments_in_place_updates_the_entry(app, fake):
         editor.query_one("#cb-args").text = "patience = 5, monitor = 'val_loss'"  # one line
         editor.query_one("#cb-update").focus()
         await pilot.press("enter", "ctrl+s")
-    (_, (specs,)), = [c for c in fake.calls if c[0] == "set_callbacks"]
+    ((_, (specs,)),) = [c for c in fake.calls if c[0] == "set_callbacks"]
     assert specs[0] == CallbackSpec("EarlyStopping", True, {"patience": 5, "monitor": "val_loss"})
 
 
@@ -88,9 +88,13 @@ async def test_help_lists_keys_and_verdicts(app, fake):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = svg_text(app.export_screenshot())
-        for words in ("p        Pause/Resume", "r        Rebuild", "?        Help",
-                      "reset: new model instance, fresh weights - model step 0",
-                      "optimizer_reset: weights kept, optimizer state dropped"):
+        for words in (
+            "p        Pause/Resume",
+            "r        Rebuild",
+            "?        Help",
+            "reset: new model instance, fresh weights - model step 0",
+            "optimizer_reset: weights kept, optimizer state dropped",
+        ):
             assert words in text
         await pilot.press("escape")
         assert app.screen is app.dashboard
@@ -100,10 +104,17 @@ async def test_every_action_is_in_the_command_palette(app, fake):
     async with app.run_test(size=SIZE) as pilot:
         await running(pilot, fake)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Pause / resume training", "Edit callbacks", "Save checkpoint",
-                "Load checkpoint", "Rebuild model (fresh weights)",
-                "Recompile with another optimizer", "Set learning rate",
-                "Help: keys and verdicts", "Quit"} <= titles
+        assert {
+            "Pause / resume training",
+            "Edit callbacks",
+            "Save checkpoint",
+            "Load checkpoint",
+            "Rebuild model (fresh weights)",
+            "Recompile with another optimizer",
+            "Set learning rate",
+            "Help: keys and verdicts",
+            "Quit",
+        } <= titles
         await pilot.press("ctrl+p", *"save c")
         await until(lambda: "Save checkpoint" in svg_text(app.export_screenshot()), pilot)
         await pilot.press("enter")

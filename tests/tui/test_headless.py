@@ -63,8 +63,9 @@ def write_script(tmp_path, text: str):
 
 async def test_a_script_lands_every_action_at_its_exact_step(tmp_path):
     fake = make_fake(tmp_path / "run", rate=2000)
-    report = await run_headless(fake, write_script(tmp_path, SCRIPT),
-                                report_path=tmp_path / "report.json")
+    report = await run_headless(
+        fake, write_script(tmp_path, SCRIPT), report_path=tmp_path / "report.json"
+    )
     events = [(e["session_step"], e["kind"], e["verdict"]) for e in report["events"]]
     assert events[:8] == [
         (0, "started", "fresh"),
@@ -78,21 +79,28 @@ async def test_a_script_lands_every_action_at_its_exact_step(tmp_path):
     ]
     assert events[-2:] == [(300, "finished", None), (300, "quit", None)]
     error = report["events"][4]["detail"]
-    assert error == {"message": "[[action]][5] load: nope: no such file", "action": 5,
-                     "kind": "load"}  # refused in the picker: neither a checkpoint nor a file
+    assert error == {
+        "message": "[[action]][5] load: nope: no such file",
+        "action": 5,
+        "kind": "load",
+    }  # refused in the picker: neither a checkpoint nor a file
     assert json.loads((tmp_path / "report.json").read_text()) == report
     calls = [c for c in fake.calls if c[0] in ("save", "rebuild", "set_callbacks", "recompile")]
     assert calls[:2] == [("save", ("early",)), ("rebuild", (4,))]  # typed into the dialogs
     callbacks = calls[2][1][0]
     assert [(c.type, c.enabled, c.kwargs) for c in callbacks] == [
-        ("CSVLogger", True, {"filename": "x.csv"}), ("EarlyStopping", False, {})]
+        ("CSVLogger", True, {"filename": "x.csv"}),
+        ("EarlyStopping", False, {}),
+    ]
     assert calls[3] == ("recompile", ("sgd", 0.01))
     shot = svg_text((tmp_path / "shots" / "after-reset.svg").read_text())
     assert "● HOLDING" in shot and "rebuilt at session step 60" in shot
 
 
 async def test_a_trigger_that_cannot_be_reached_is_an_error_and_the_script_goes_on(tmp_path):
-    script = write_script(tmp_path, """
+    script = write_script(
+        tmp_path,
+        """
         [[action]]
         do = "pause"
         at_step = 10
@@ -107,7 +115,8 @@ async def test_a_trigger_that_cannot_be_reached_is_an_error_and_the_script_goes_
         [[action]]
         do = "save"
         name = "after"
-    """)
+    """,
+    )
     fake = make_fake(tmp_path / "run", rate=2000)
     report = await run_headless(fake, script)
     kinds = [(e["session_step"], e["kind"]) for e in report["events"]]
@@ -115,6 +124,7 @@ async def test_a_trigger_that_cannot_be_reached_is_an_error_and_the_script_goes_
     assert kinds[4][1] == "checkpoint_saved"  # untriggered: right after the resume
     assert report["checkpoints"][0]["name"] == "after"
     message = report["events"][2]["detail"]["message"]
-    assert message == ("[[action]][2] save: at_step = 20 was never reached: training is "
-                       "paused at session step 10")
+    assert message == (
+        "[[action]][2] save: at_step = 20 was never reached: training is paused at session step 10"
+    )
     assert kinds[-1][1] == "quit"  # the runner quits after the last action

@@ -34,8 +34,9 @@ async def test_chart_lines_are_the_cells_textual_draws_from_plotexts_ansi_output
             width, height = chart.size
             lines = chart.build_lines()  # also sizes and themes the figure, as drawing does
             ansi = Text.from_ansi(chart.plt.build())
-            expected = Visual.to_strips(chart, visualize(chart, ansi), width, height,
-                                        chart.visual_style)
+            expected = Visual.to_strips(
+                chart, visualize(chart, ansi), width, height, chart.visual_style
+            )
             assert len(lines) == len(expected) == height
             for mine, theirs in zip(lines, expected, strict=True):
                 assert mine.cell_length == theirs.cell_length == width

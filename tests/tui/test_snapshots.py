@@ -35,8 +35,9 @@ def scenario(fake, *steps):
 
 
 def test_training(snap_compare, fake):
-    assert snap_compare(make_app(fake), terminal_size=SIZE,
-                        run_before=scenario(fake, lambda: fake.step(150)))
+    assert snap_compare(
+        make_app(fake), terminal_size=SIZE, run_before=scenario(fake, lambda: fake.step(150))
+    )
 
 
 def test_paused(snap_compare, fake):
@@ -45,18 +46,34 @@ def test_paused(snap_compare, fake):
 
 
 def test_callback_editor(snap_compare, fake):
-    assert snap_compare(make_app(fake), terminal_size=SIZE, press=["c"],
-                        run_before=scenario(fake, lambda: fake.step(40)))
+    assert snap_compare(
+        make_app(fake),
+        terminal_size=SIZE,
+        press=["c"],
+        run_before=scenario(fake, lambda: fake.step(40)),
+    )
 
 
 def test_checkpoint_picker_with_preview(snap_compare, fake):
-    steps = (lambda: fake.step(60), lambda: fake.save("epoch-1"), lambda: fake.step(45),
-             lambda: fake.save("before-reset"), lambda: fake.step(5))
-    assert snap_compare(make_app(fake), terminal_size=SIZE, press=["l"],
-                        run_before=scenario(fake, *steps))
+    steps = (
+        lambda: fake.step(60),
+        lambda: fake.save("epoch-1"),
+        lambda: fake.step(45),
+        lambda: fake.save("before-reset"),
+        lambda: fake.step(5),
+    )
+    assert snap_compare(
+        make_app(fake), terminal_size=SIZE, press=["l"], run_before=scenario(fake, *steps)
+    )
 
 
 def test_right_after_a_reset(snap_compare, fake):
-    steps = (lambda: fake.step(150), fake.pause, fake.boundary, lambda: fake.rebuild(3),
-             fake.resume, lambda: fake.step(40))
+    steps = (
+        lambda: fake.step(150),
+        fake.pause,
+        fake.boundary,
+        lambda: fake.rebuild(3),
+        fake.resume,
+        lambda: fake.step(40),
+    )
     assert snap_compare(make_app(fake), terminal_size=SIZE, run_before=scenario(fake, *steps))

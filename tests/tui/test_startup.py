@@ -12,8 +12,12 @@ from .conftest import make_app, until
 
 
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_importing_the_app_leaves_tensorflow_and_keras_unimported():
@@ -66,7 +70,8 @@ async def test_training_starts_only_after_the_dashboard_is_laid_out(fake):
 
 def test_fd2_goes_to_the_log_while_textual_keeps_the_terminal(tmp_path):
     log = tmp_path / "run" / "tensorflow.log"
-    result = run_python("""
+    result = run_python(
+        """
         import asyncio, os, sys
         from textual.app import App
         from textual.drivers.linux_driver import LinuxDriver
@@ -89,7 +94,9 @@ def test_fd2_goes_to_the_log_while_textual_keeps_the_terminal(tmp_path):
             pass
         os.write(2, b"restored\\n")
         print(sys.__stderr__ is sys.stderr)
-    """, str(log))
+    """,
+        str(log),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "frame\nafter\nrestored\n"
     assert log.read_text() == "C++ noise\n"

@@ -23,14 +23,26 @@ def event(kind, step, verdict=None, **detail):
 
 
 def test_markers_label_every_event_kind_and_merge_at_one_step():
-    events = [event("started", 0, "fresh"), event("pause", 10), event("callbacks_changed", 10,
-              "continued"), event("resume", 10, "continued"), event("checkpoint_saved", 20),
-              event("checkpoint_loaded", 30, "restored"), event("rebuilt", 40, "reset"),
-              event("resume", 40, "reset"), event("recompiled", 50, "optimizer_reset"),
-              event("lr_changed", 60)]
+    events = [
+        event("started", 0, "fresh"),
+        event("pause", 10),
+        event("callbacks_changed", 10, "continued"),
+        event("resume", 10, "continued"),
+        event("checkpoint_saved", 20),
+        event("checkpoint_loaded", 30, "restored"),
+        event("rebuilt", 40, "reset"),
+        event("resume", 40, "reset"),
+        event("recompiled", 50, "optimizer_reset"),
+        event("lr_changed", 60),
+    ]
     assert markers_for(events) == [
-        Marker(10, "⏸ cb", "continued"), Marker(20, "save"), Marker(30, "load", "restored"),
-        Marker(40, "RESET", "reset"), Marker(50, "opt", "optimizer_reset"), Marker(60, "lr")]
+        Marker(10, "⏸ cb", "continued"),
+        Marker(20, "save"),
+        Marker(30, "load", "restored"),
+        Marker(40, "RESET", "reset"),
+        Marker(50, "opt", "optimizer_reset"),
+        Marker(60, "lr"),
+    ]
 
 
 def test_ticks_are_round_session_steps():
@@ -67,12 +79,16 @@ def test_redraw_budget_stretches_the_interval_to_stay_under_its_share():
 def test_banner_names_the_verdict_in_words_and_the_norm_jump():
     assert banner_text(event("rebuilt", 340, "reset")) == (
         "⚠ reset: new model instance, fresh weights - model step 0  ·  rebuilt at session "
-        "step 340  ·  norm 12 → 8")
+        "step 340  ·  norm 12 → 8"
+    )
 
 
 def test_callback_arguments_round_trip_and_errors_are_one_line():
-    spec = CallbackSpec("ModelCheckpoint", True, {"filepath": "m.keras", "save_best_only": True,
-                                                  "verbose": 1, "ratio": 0.5, "keys": ["a"]})
+    spec = CallbackSpec(
+        "ModelCheckpoint",
+        True,
+        {"filepath": "m.keras", "save_best_only": True, "verbose": 1, "ratio": 0.5, "keys": ["a"]},
+    )
     assert parse_entry(spec.type, args_text(spec)) == spec
     assert parse_args('monitor = "loss", patience = 3') == {"monitor": "loss", "patience": 3}
     with pytest.raises(BadInput, match="^callback editor: arguments: ") as info:
@@ -88,13 +104,17 @@ def test_positive_float_and_ages():
     for bad in ("0", "-1", "x", "inf"):
         with pytest.raises(ValueError, match="^lr: expected a number > 0"):
             parse_positive_float(bad, "lr")
-    assert [age(s) for s in (5, 150, 7300, 90000)] == ["5 s ago", "2 min ago", "2 h ago",
-                                                       "1 d ago"]
+    assert [age(s) for s in (5, 150, 7300, 90000)] == ["5 s ago", "2 min ago", "2 h ago", "1 d ago"]
 
 
 def test_preview_says_what_a_file_checkpoint_lacks():
-    info = ev.CheckpointInfo(name="best", path="/r/best.weights.h5", source="file",
-                             loadable=False, problem="truncated file")
+    info = ev.CheckpointInfo(
+        name="best",
+        path="/r/best.weights.h5",
+        source="file",
+        loadable=False,
+        problem="truncated file",
+    )
     text = preview(info, now=0.0)
     assert "source         other file" in text and "optimizer in?  unknown" in text
     assert "NOT LOADABLE   truncated file" in text

@@ -15,8 +15,13 @@ class Dialog(ModalScreen[T]):
     """A modal that returns a `T` through `dismiss`, or None when cancelled."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything",
-                id="dialog.cancel"),
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            tooltip="Close without changing anything",
+            id="dialog.cancel",
+        ),
     ]
 
     error_text = ""

@@ -63,8 +63,10 @@ def parse_entry(type_text: str, arguments: str, enabled: bool = True) -> Callbac
     kwargs = parse_args(arguments)
     for key in ("type", "enabled"):
         if key in kwargs:
-            raise BadInput(f"{WHERE}: arguments: {key!r} is not an argument; "
-                           "use the type field and the checkbox")
+            raise BadInput(
+                f"{WHERE}: arguments: {key!r} is not an argument; "
+                "use the type field and the checkbox"
+            )
     table = {"type": type_text.strip(), "enabled": enabled, **kwargs}
     return callback_spec_from_table(table, "entry", WHERE)
 
@@ -78,10 +80,16 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
     """Returns the full list of callbacks (disabled ones with `enabled=False`)."""
 
     BINDINGS = [
-        Binding("delete", "remove", "Remove", tooltip="Remove the highlighted callback",
-                id="callbacks.remove"),
-        Binding("ctrl+s", "apply", "Apply", tooltip="Apply the list and close",
-                id="callbacks.apply"),
+        Binding(
+            "delete",
+            "remove",
+            "Remove",
+            tooltip="Remove the highlighted callback",
+            id="callbacks.remove",
+        ),
+        Binding(
+            "ctrl+s", "apply", "Apply", tooltip="Apply the list and close", id="callbacks.apply"
+        ),
     ]
 
     def __init__(self, specs: list[CallbackSpec]) -> None:
@@ -91,8 +99,10 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide"):
             yield Label("Callbacks", classes="dialog-title")
-            yield Static("space: enable/disable · delete: remove · highlight one to edit it. "
-                         "Callbacks never touch the weights: the verdict stays 'continued'.")
+            yield Static(
+                "space: enable/disable · delete: remove · highlight one to edit it. "
+                "Callbacks never touch the weights: the verdict stays 'continued'."
+            )
             yield SelectionList[int](id="cb-list")
             yield Input("", placeholder="type: EarlyStopping, or module:Class", id="cb-type")
             yield TextArea("", id="cb-args", soft_wrap=True)
@@ -114,8 +124,9 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
         """Show `self.specs` in the list."""
         listing = self.query_one(SelectionList)
         listing.clear_options()
-        listing.add_options([Selection(summary(spec), i, spec.enabled)
-                             for i, spec in enumerate(self.specs)])
+        listing.add_options(
+            [Selection(summary(spec), i, spec.enabled) for i, spec in enumerate(self.specs)]
+        )
         if self.specs:
             listing.highlighted = min(highlight or 0, len(self.specs) - 1)
 
@@ -137,8 +148,9 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
     def entry(self, enabled: bool = True) -> CallbackSpec | None:
         """The fields as a spec, or None after showing why they are wrong."""
         try:
-            spec = parse_entry(self.query_one("#cb-type", Input).value,
-                               self.query_one(TextArea).text, enabled)
+            spec = parse_entry(
+                self.query_one("#cb-type", Input).value, self.query_one(TextArea).text, enabled
+            )
         except BadInput as exc:
             self.fail(str(exc))
             return None
@@ -148,9 +160,13 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
 
     @on(Button.Pressed)
     def button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"cb-add": self.action_add, "cb-update": self.action_update,
-                   "cb-remove": self.action_remove, "cb-apply": self.action_apply,
-                   "cancel": self.action_cancel}
+        actions = {
+            "cb-add": self.action_add,
+            "cb-update": self.action_update,
+            "cb-remove": self.action_remove,
+            "cb-apply": self.action_apply,
+            "cancel": self.action_cancel,
+        }
         actions[event.button.id or "cancel"]()
 
     def action_add(self) -> None:

@@ -26,23 +26,51 @@ from weightwatch.tui.widgets.layers import LayerNorms
 from weightwatch.tui.widgets.status import StatusBar
 
 BINDINGS = [
-    Binding("p", "app.toggle_pause", "Pause/Resume", key_display="p",
-            tooltip="Pause training between batches, or resume it", id="pause"),
-    Binding("space", "app.toggle_pause", "Pause/Resume", show=False,
-            tooltip="Pause training between batches, or resume it", id="pause.space"),
-    Binding("c", "app.callbacks", "Callbacks", tooltip="Edit, toggle, add or remove callbacks",
-            id="callbacks"),
+    Binding(
+        "p",
+        "app.toggle_pause",
+        "Pause/Resume",
+        key_display="p",
+        tooltip="Pause training between batches, or resume it",
+        id="pause",
+    ),
+    Binding(
+        "space",
+        "app.toggle_pause",
+        "Pause/Resume",
+        show=False,
+        tooltip="Pause training between batches, or resume it",
+        id="pause.space",
+    ),
+    Binding(
+        "c",
+        "app.callbacks",
+        "Callbacks",
+        tooltip="Edit, toggle, add or remove callbacks",
+        id="callbacks",
+    ),
     Binding("s", "app.save", "Save", tooltip="Save a checkpoint", id="save"),
     Binding("l", "app.load", "Load", tooltip="Load a checkpoint (restores weights)", id="load"),
-    Binding("r", "app.rebuild", "Rebuild", tooltip="New model, fresh weights (a reset)",
-            id="rebuild"),
-    Binding("o", "app.recompile", "Recompile",
-            tooltip="New optimizer: weights kept, optimizer state dropped", id="recompile"),
+    Binding(
+        "r", "app.rebuild", "Rebuild", tooltip="New model, fresh weights (a reset)", id="rebuild"
+    ),
+    Binding(
+        "o",
+        "app.recompile",
+        "Recompile",
+        tooltip="New optimizer: weights kept, optimizer state dropped",
+        id="recompile",
+    ),
     Binding("e", "app.set_lr", "Set LR", tooltip="Change the learning rate", id="set_lr"),
-    Binding("question_mark", "app.help", "Help", key_display="?",
-            tooltip="Keys and what each verdict means", id="help"),
-    Binding("q", "app.quit", "Quit", tooltip="Stop training, write the report and exit",
-            id="quit"),
+    Binding(
+        "question_mark",
+        "app.help",
+        "Help",
+        key_display="?",
+        tooltip="Keys and what each verdict means",
+        id="help",
+    ),
+    Binding("q", "app.quit", "Quit", tooltip="Stop training, write the report and exit", id="quit"),
 ]
 
 
@@ -104,8 +132,11 @@ class DashboardScreen(Screen[None]):
         self._last_tick = (cpu, wall)
         # A status refresh costs the UI thread ~5 ms (compositor included); while training,
         # 2 Hz keeps the counters moving for half of what 4 Hz costs the training's steps/s.
-        if force or wall - self._status_shown >= STATUS_PERIOD_RUNNING or (
-                self.session.status().state is not ev.SessionState.RUNNING):
+        if (
+            force
+            or wall - self._status_shown >= STATUS_PERIOD_RUNNING
+            or (self.session.status().state is not ev.SessionState.RUNNING)
+        ):
             self._status_shown = wall
             self.show_status()
         key = (self.session.telemetry.version, len(self.markers))
@@ -148,5 +179,9 @@ class DashboardScreen(Screen[None]):
     def _repeats_banner(self, event: ev.Event) -> bool:
         """A resume that only confirms the verdict just shown keeps the more telling banner."""
         shown = self.banner_event
-        return (event.kind == "resume" and shown is not None and shown.verdict == event.verdict
-                and shown.session_step == event.session_step)
+        return (
+            event.kind == "resume"
+            and shown is not None
+            and shown.verdict == event.verdict
+            and shown.session_step == event.session_step
+        )

@@ -14,8 +14,19 @@ from weightwatch.tui.screens.base import Dialog, error_line
 
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 # Keras 3's built-in optimizers, by the name `keras.optimizers.get` takes.
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
-              "ftrl", "lion", "adafactor")
+OPTIMIZERS = (
+    "adam",
+    "adamw",
+    "sgd",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "adamax",
+    "nadam",
+    "ftrl",
+    "lion",
+    "adafactor",
+)
 
 
 def parse_positive_float(text: str, what: str) -> float:
@@ -29,11 +40,15 @@ def parse_positive_float(text: str, what: str) -> float:
     return value
 
 
-def buttons(ok_id: str, ok_label: str,
-            variant: Literal["primary", "error"] = "primary") -> Horizontal:
+def buttons(
+    ok_id: str, ok_label: str, variant: Literal["primary", "error"] = "primary"
+) -> Horizontal:
     """The OK and Cancel buttons at the bottom of a dialog."""
-    return Horizontal(Button(ok_label, variant=variant, id=ok_id),
-                      Button("Cancel", id="cancel"), classes="dialog-buttons")
+    return Horizontal(
+        Button(ok_label, variant=variant, id=ok_id),
+        Button("Cancel", id="cancel"),
+        classes="dialog-buttons",
+    )
 
 
 class SimpleDialog(Dialog):
@@ -87,16 +102,20 @@ class LearningRateDialog(SimpleDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Set learning rate", classes="dialog-title")
-            yield Static(f"Current: {self.current:.3g}. Weights and optimizer state are kept."
-                         if self.current else "Weights and optimizer state are kept.")
+            yield Static(
+                f"Current: {self.current:.3g}. Weights and optimizer state are kept."
+                if self.current
+                else "Weights and optimizer state are kept."
+            )
             yield Input("", placeholder="e.g. 1e-4", id="lr-value")
             yield error_line()
             yield buttons("lr-ok", "Set")
 
     def submit(self) -> None:
         try:
-            self.dismiss(parse_positive_float(self.query_one("#lr-value", Input).value,
-                                              "learning rate"))
+            self.dismiss(
+                parse_positive_float(self.query_one("#lr-value", Input).value, "learning rate")
+            )
         except ValueError as exc:
             self.fail(str(exc))
 
@@ -112,9 +131,11 @@ class RebuildDialog(SimpleDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -danger"):
             yield Label("Rebuild the model?", classes="dialog-title")
-            yield Static("This makes a NEW model instance with fresh random weights: everything "
-                         "learned so far is gone from the live model (checkpoints stay). "
-                         "Verdict: RESET, model step 0.")
+            yield Static(
+                "This makes a NEW model instance with fresh random weights: everything "
+                "learned so far is gone from the live model (checkpoints stay). "
+                "Verdict: RESET, model step 0."
+            )
             yield Input("", placeholder="seed (optional integer)", id="rebuild-seed")
             yield error_line()
             yield buttons("rebuild-ok", "Rebuild", variant="error")
@@ -143,8 +164,10 @@ class RecompileDialog(SimpleDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Recompile with an optimizer", classes="dialog-title")
-            yield Static("Weights are kept; the optimizer state (e.g. Adam's moments) is "
-                         "dropped and the model step goes to 0. Verdict: optimizer_reset.")
+            yield Static(
+                "Weights are kept; the optimizer state (e.g. Adam's moments) is "
+                "dropped and the model step goes to 0. Verdict: optimizer_reset."
+            )
             yield OptionList(*OPTIMIZERS, id="recompile-optimizer")
             yield Input("", placeholder="learning rate (optional)", id="recompile-lr")
             yield error_line()

@@ -14,8 +14,9 @@ from textual.widgets import Button, Label, Static
 class ErrorScreen(ModalScreen[None]):
     """Shows what went wrong; the app stays open (q still writes the report)."""
 
-    BINDINGS = [Binding("escape,enter", "close", "Close", tooltip="Close this message",
-                        id="error.close")]
+    BINDINGS = [
+        Binding("escape,enter", "close", "Close", tooltip="Close this message", id="error.close")
+    ]
 
     def __init__(self, title: str, error: BaseException) -> None:
         super().__init__()
@@ -26,12 +27,12 @@ class ErrorScreen(ModalScreen[None]):
         trace = "".join(traceback.format_exception(self.error)).rstrip()
         with Vertical(classes="dialog -wide -danger", id="error-dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(f"{type(self.error).__name__}: {self.error}", id="error-message",
-                         markup=False)
+            yield Static(
+                f"{type(self.error).__name__}: {self.error}", id="error-message", markup=False
+            )
             with VerticalScroll(id="error-trace"):
                 yield Static(trace, markup=False)
-            yield Static("The app stays open: press q to stop and write the report.",
-                         markup=False)
+            yield Static("The app stays open: press q to stop and write the report.", markup=False)
             yield Button("Close", variant="error", id="error-close")
 
     def on_button_pressed(self) -> None:

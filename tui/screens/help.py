@@ -9,8 +9,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from weightwatch.engine import events as ev
 
-MARKERS = ("⏸ pause · cb callbacks edited · save / load checkpoint · RESET rebuilt · "
-           "opt recompiled · lr learning rate changed · err a failed action")
+MARKERS = (
+    "⏸ pause · cb callbacks edited · save / load checkpoint · RESET rebuilt · "
+    "opt recompiled · lr learning rate changed · err a failed action"
+)
 
 
 def keys_text(bindings: list[Binding]) -> str:
@@ -31,8 +33,9 @@ class HelpScreen(ModalScreen[None]):
     """Keys and verdicts; any of Escape, ? or q closes it."""
 
     BINDINGS = [
-        Binding("escape,question_mark,q", "close", "Close", tooltip="Close the help",
-                id="help.close"),
+        Binding(
+            "escape,question_mark,q", "close", "Close", tooltip="Close the help", id="help.close"
+        ),
     ]
 
     def __init__(self, bindings: list[Binding]) -> None:

@@ -15,7 +15,7 @@ from weightwatch.tui.screens.dialogs import buttons
 
 
 def age(seconds: float) -> str:
-    """"42 s ago", "5 min ago", "3 h ago", "2 d ago"."""
+    """ "42 s ago", "5 min ago", "3 h ago", "2 d ago"."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
@@ -61,10 +61,12 @@ class CheckpointPicker(Dialog[str]):
         with Vertical(classes="dialog -wide"):
             yield Label("Load checkpoint", classes="dialog-title")
             with Horizontal(id="picker-body"):
-                yield OptionList(*[self._option(c) for c in self.checkpoints],
-                                 id="checkpoint-list")
-                yield Static("No checkpoints in this run yet: type the path of a .weights.h5 "
-                             "file below.", id="checkpoint-preview", markup=False)
+                yield OptionList(*[self._option(c) for c in self.checkpoints], id="checkpoint-list")
+                yield Static(
+                    "No checkpoints in this run yet: type the path of a .weights.h5 file below.",
+                    id="checkpoint-preview",
+                    markup=False,
+                )
             yield Input("", placeholder="…or the path of any .weights.h5 file", id="load-path")
             yield error_line()
             yield buttons("load-ok", "Load")

@@ -7,8 +7,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 from weightwatch.engine import events as ev
 
-ICONS = {ev.CONTINUED: "→", ev.RESTORED: "↺", ev.RESET: "⚠", ev.OPTIMIZER_RESET: "⚠",
-         ev.FRESH: "★"}
+ICONS = {ev.CONTINUED: "→", ev.RESTORED: "↺", ev.RESET: "⚠", ev.OPTIMIZER_RESET: "⚠", ev.FRESH: "★"}
 LINGER_S = 8.0
 
 
@@ -16,8 +15,10 @@ def banner_text(event: ev.Event) -> str:
     """E.g. "⚠ reset: new model instance, fresh weights - model step 0 · rebuilt at session
     step 340 · norm 13.6 → 8.0"."""
     verdict = event.verdict or ""
-    text = (f"{ICONS.get(verdict, '•')} {ev.VERDICT_WORDS.get(verdict, verdict)}  ·  "
-            f"{event.kind} at session step {event.session_step}")
+    text = (
+        f"{ICONS.get(verdict, '•')} {ev.VERDICT_WORDS.get(verdict, verdict)}  ·  "
+        f"{event.kind} at session step {event.session_step}"
+    )
     before, after = event.norm_before, event.norm_after
     if before is not None and after is not None and f"{before:.3g}" != f"{after:.3g}":
         text += f"  ·  norm {before:.3g} → {after:.3g}"

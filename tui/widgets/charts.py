@@ -80,8 +80,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
     return list(range(first, int(hi) + 1, int(step)))
 
 
-def label_rows(markers: list[Marker], x_range: tuple[float, float], columns: int,
-               rows: int = 3) -> list[tuple[int, str]]:
+def label_rows(
+    markers: list[Marker], x_range: tuple[float, float], columns: int, rows: int = 3
+) -> list[tuple[int, str]]:
     """(row, alignment) for each marker's label so that neighbouring labels do not overlap.
 
     Labels sit right of their line (left of it near the right edge), on the top row when there
@@ -94,8 +95,9 @@ def label_rows(markers: list[Marker], x_range: tuple[float, float], columns: int
         column = round((marker.x - x_lo) / max(1e-9, x_hi - x_lo) * (columns - 1))
         align = "right" if column > 0.8 * columns else "left"
         start = column - len(marker.label) + 1 if align == "right" else column
-        row = next((r for r in range(rows) if ends[r] < start - 1), min(range(rows),
-                                                                        key=ends.__getitem__))
+        row = next(
+            (r for r in range(rows) if ends[r] < start - 1), min(range(rows), key=ends.__getitem__)
+        )
         ends[row] = max(ends[row], start + len(marker.label) - 1)
         placed.append((row, align))
     return placed
@@ -152,13 +154,16 @@ class TimelineChart(Widget):
     def has_points(self) -> bool:
         return any(trace.xs for trace in self.traces)
 
-    def pull(self, telemetry: TelemetryStore, x_range: tuple[float, float],
-             markers: list[Marker]) -> None:
+    def pull(
+        self, telemetry: TelemetryStore, x_range: tuple[float, float], markers: list[Marker]
+    ) -> None:
         """Read this chart's series, decimated to its width, and redraw."""
         width = max(8, self.size.width - Y_AXIS_COLUMNS)
         lo, hi = x_range
-        self.traces = [Trace(label, *telemetry.window(name, lo, hi, width), colour)
-                       for name, label, colour in self.SERIES]
+        self.traces = [
+            Trace(label, *telemetry.window(name, lo, hi, width), colour)
+            for name, label, colour in self.SERIES
+        ]
         self.markers = [m for m in markers if lo <= m.x <= hi]
         self.x_range = (lo, max(hi, lo + 1))
         self.replot()
@@ -175,8 +180,13 @@ class TimelineChart(Widget):
         plt.title(self.TITLE)
         for trace in self.traces:
             if trace.xs:
-                plt.plot(trace.xs, trace.ys, label=trace.label, marker="braille",
-                         color=theme_rgb(self.app, trace.colour))
+                plt.plot(
+                    trace.xs,
+                    trace.ys,
+                    label=trace.label,
+                    marker="braille",
+                    color=theme_rgb(self.app, trace.colour),
+                )
         y_lo, y_hi = self._y_range()
         x_lo, x_hi = self.x_range
         plt.xlim(x_lo, x_hi)
@@ -184,13 +194,14 @@ class TimelineChart(Widget):
         plt.ylim(y_lo, y_hi)
         columns = max(8, self.size.width - Y_AXIS_COLUMNS)
         row_height = (y_hi - y_lo) / max(4, self.size.height - 4)
-        for marker, (row, align) in zip(self.markers, label_rows(self.markers, self.x_range,
-                                                                 columns), strict=True):
-            colour = theme_rgb(self.app, verdict_variable(marker.verdict)
-                               if marker.verdict else NEUTRAL)
+        for marker, (row, align) in zip(
+            self.markers, label_rows(self.markers, self.x_range, columns), strict=True
+        ):
+            colour = theme_rgb(
+                self.app, verdict_variable(marker.verdict) if marker.verdict else NEUTRAL
+            )
             plt.vline(marker.x, color=colour)
-            plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour,
-                     alignment=align)
+            plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour, alignment=align)
         self.refresh()
 
     def _y_range(self) -> tuple[float, float]:
@@ -216,25 +227,31 @@ class TimelineChart(Widget):
         start = time.perf_counter()
         width, height = self.size
         if not self.has_points:  # nothing to plot yet: no plotext either
-            lines = Visual.to_strips(self, visualize(self, self.waiting()), width, height,
-                                     self.visual_style, pad=True)
+            lines = Visual.to_strips(
+                self, visualize(self, self.waiting()), width, height, self.visual_style, pad=True
+            )
         else:
             self._prepare()
             try:
                 lines = plot_strips(self.plt, self.visual_style.rich_style, width, height)
             except AttributeError:  # a plotext without these internals: the ANSI way
-                lines = Visual.to_strips(self, visualize(self, self._ansi_text()), width, height,
-                                         self.visual_style)
+                lines = Visual.to_strips(
+                    self, visualize(self, self._ansi_text()), width, height, self.visual_style
+                )
         self.last_cost = time.perf_counter() - start
         return lines
 
     def waiting(self) -> Content:
         """The title and, a few lines down, what the chart is waiting for."""
         width = self.size.width
-        return Content("\n").join([
-            Content(self.TITLE).center(width), Content(), Content(),
-            Content.styled(self.WAITING, "$text-muted").center(width),
-        ])
+        return Content("\n").join(
+            [
+                Content(self.TITLE).center(width),
+                Content(),
+                Content(),
+                Content.styled(self.WAITING, "$text-muted").center(width),
+            ]
+        )
 
     def _ansi_text(self) -> RenderResult:
         from rich.text import Text

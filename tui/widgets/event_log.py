@@ -7,8 +7,17 @@ from textual.widgets import RichLog
 from weightwatch.engine import events as ev
 from weightwatch.tui.widgets.theme import theme_style, verdict_variable
 
-HIDDEN_DETAIL = ("fingerprint", "run_dir", "path", "instance", "from", "action", "kind",
-                 "traceback", "type")  # in the report; too long or repeated for a log line
+HIDDEN_DETAIL = (
+    "fingerprint",
+    "run_dir",
+    "path",
+    "instance",
+    "from",
+    "action",
+    "kind",
+    "traceback",
+    "type",
+)  # in the report; too long or repeated for a log line
 MAX_VALUE = 40
 
 
@@ -26,7 +35,7 @@ def detail_text(event: ev.Event) -> str:
             value = ",".join(map(str, value)) or "none"
         value = str(value)
         if len(value) > MAX_VALUE:
-            value = value[:MAX_VALUE - 1] + "…"
+            value = value[: MAX_VALUE - 1] + "…"
         parts.append(value if key == "message" else f"{key}={value}")
     return " ".join(parts)
 
@@ -39,7 +48,9 @@ class EventLog(RichLog):
         line.append(f"{event.session_step:>6} ", theme_style(self.app, "foreground-darken-2"))
         line.append(f"{event.kind} ", theme_style(self.app, "foreground"))
         if event.verdict:
-            line.append(f"{event.verdict} ",
-                        theme_style(self.app, verdict_variable(event.verdict), bold=True))
+            line.append(
+                f"{event.verdict} ",
+                theme_style(self.app, verdict_variable(event.verdict), bold=True),
+            )
         line.append(detail_text(event), theme_style(self.app, "foreground-darken-1"))
         self.write(line)

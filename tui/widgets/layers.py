@@ -43,8 +43,7 @@ def table(rows: list[tuple[str, str, str]]) -> Content:
     width = name_width([name for name, _, _ in rows])
     header = Content.styled(f"{'layer':<{width}}  {'norm':<{NORM_WIDTH}}  trend", "bold")
     lines = [header] + [
-        Content(f"{name:<{width}}  {norm:<{NORM_WIDTH}}  ")
-        + Content.styled(spark, "$primary")
+        Content(f"{name:<{width}}  {norm:<{NORM_WIDTH}}  ") + Content.styled(spark, "$primary")
         for name, norm, spark in rows
     ]
     return Content("\n").join(lines)
@@ -70,8 +69,9 @@ class LayerNorms(VerticalScroll, can_focus=False):
         for i, name in enumerate(names):
             latest = telemetry.latest(f"layer/{i}")
             _, ys = telemetry.window(f"layer/{i}", *x_range, width=columns)
-            rows.append((name, "-" if latest is None else f"{latest:.4g}",
-                         sparkline(trend(ys, columns))))
+            rows.append(
+                (name, "-" if latest is None else f"{latest:.4g}", sparkline(trend(ys, columns)))
+            )
         if rows == self.rows:
             return
         resized = len(rows) != len(self.rows)

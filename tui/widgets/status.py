@@ -40,17 +40,23 @@ def describe(status: Status) -> Content:
         # Why it is parked says more than a speed: "diverged at step 812 - press l to load ...".
         reason = status.message if status.message not in ("", "paused", "running") else ""
         speed = reason[:70] or speed
-    state = Content.from_markup(f"[b {STATE_STYLES[status.state]}]● $state[/]",
-                                state=status.state.value.upper())
-    counters = [Content(f"epoch {status.epoch}/{status.epochs}"),
-                Content(f"step {status.session_step:,}"),
-                Content(f"model step {status.model_step:,}"), Content(speed)]
+    state = Content.from_markup(
+        f"[b {STATE_STYLES[status.state]}]● $state[/]", state=status.state.value.upper()
+    )
+    counters = [
+        Content(f"epoch {status.epoch}/{status.epochs}"),
+        Content(f"step {status.session_step:,}"),
+        Content(f"model step {status.model_step:,}"),
+        Content(speed),
+    ]
     if status.state is SessionState.STARTING:  # nothing to count yet: say what takes the time
         counters = [Content(status.message or STARTING_WORK)]
     first = Content("   ").join([state, *counters])
     callbacks = ", ".join(active) or "none"
-    second = Content(f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
-                     + (f" (+{off} off)" if off else ""))
+    second = Content(
+        f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
+        + (f" (+{off} off)" if off else "")
+    )
     return Content("\n").join([first, second])
 
 
@@ -116,9 +122,11 @@ class StatusBar(Widget):
         lines = (self.text.split("\n") + [Content()])[:2]
         starting = self.shown is None or self.shown.state is SessionState.STARTING
         phase = (time.monotonic() % 2.0) / 2.0 if starting else None
-        right = [Content.styled(self.label, "$text-muted"),
-                 bar(self.fraction, phase=phase)
-                 + (Content(f" {self.fraction:>4.0%}") if self.fraction is not None else "")]
+        right = [
+            Content.styled(self.label, "$text-muted"),
+            bar(self.fraction, phase=phase)
+            + (Content(f" {self.fraction:>4.0%}") if self.fraction is not None else ""),
+        ]
         return Content("\n").join(
             Content(" ") + line.truncate(left, ellipsis=True, pad=True) + Content(" ") + extra
             for line, extra in zip(lines, right, strict=True)
