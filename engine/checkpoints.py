@@ -10,58 +10,44 @@ new one; files no manifest points to, and temp files, are removed when a store o
 
 from __future__ import annotations
 
-import json
-import re
+import os
 import time
 import uuid
 from pathlib import Path
 
-from .atomic import TEMP_PREFIX, commit, os_reason, sha256_file, write_json
+from .atomic import TEMP_PREFIX, commit, fsync_dir, os_reason, write_json
 from .errors import CheckpointError
 from .events import CheckpointInfo
+from .h5files import h5_layout, nonfinite_dataset, nonfinite_problem
+from .h5files import problem as _problem
+from .manifest import (
+    FORMAT,
+    NAME_RE,
+    OWN_SUFFIX,
+    TEMP_JSON,
+    TEMP_WEIGHTS,
+    ManifestProblem,
+    is_own_file,
+    own_file_name,
+    read_manifest,
+)
 
-FORMAT = "weightwatch-checkpoint/1"
-OWN_SUFFIX = ".ww.weights.h5"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+__all__ = ["FORMAT", "NAME_RE", "OWN_SUFFIX", "CheckpointStore", "check_name", "h5_layout"]
+NONFINITE_WARNING = "weights hold NaN/inf"
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name or "") or name.endswith(".json"):
+    if not isinstance(name, str) or not NAME_RE.match(name) or name.endswith(".json"):
         raise CheckpointError(
             f"checkpoint name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)"
         )
     return name
 
 
-def h5_layout(path: Path) -> dict[str, tuple]:
-    """Every dataset in an HDF5 file as {path: shape}; raises OSError if it will not open."""
-    import h5py
-
-    layout: dict[str, tuple] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda k, v: layout.__setitem__(k, v.shape) if isinstance(v, h5py.Dataset) else None
-        )
-    return layout
-
-
-def _problem(path: Path, sha: str | None) -> str | None:
-    """Why a checkpoint file cannot be loaded, or None (from the run directory alone)."""
-    if not path.is_file():
-        return "file missing"
-    if sha is not None and sha256_file(path) != sha:
-        return "file changed since it was saved (SHA-256 mismatch)"
-    try:
-        layout = h5_layout(path)
-    except OSError:
-        return "not a readable HDF5 file (truncated or corrupt)"
-    if not any(k.startswith("layers/") or k.startswith("vars/") for k in layout):
-        return "holds no model weights"
-    return None
-
-
 class CheckpointStore:
-    """The checkpoints of one run directory."""
+    """The checkpoints of one run directory. Its manifests are untrusted input (see
+    manifest.py): a damaged one is listed with its problem, never loaded, and no file is ever
+    removed unless the store itself could have named it."""
 
     def __init__(self, run_dir: Path, *, clean: bool = True) -> None:
         self.run_dir = Path(run_dir)
@@ -71,28 +57,41 @@ class CheckpointStore:
             self.removed_orphans = self.clean_orphans()
 
     # ----- reading (no TensorFlow) -------------------------------------------------------
-    def manifests(self) -> dict[str, dict]:
-        out: dict[str, dict] = {}
+    def scan(self) -> tuple[dict[str, dict], dict[str, tuple[Path, str]]]:
+        """({name: checked manifest}, {name: (manifest path, problem)} of damaged ones)."""
+        good: dict[str, dict] = {}
+        damaged: dict[str, tuple[Path, str]] = {}
         if not self.dir.is_dir():
-            return out
+            return good, damaged
         for p in sorted(self.dir.glob("*.json")):
             if p.name.startswith(TEMP_PREFIX):
                 continue
             try:
-                m = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(m, dict) and m.get("format") == FORMAT:
-                out[m["name"]] = m
-        return out
+                m = read_manifest(p)
+                good[m["name"]] = m
+            except ManifestProblem as e:
+                damaged[p.name[: -len(".json")]] = (p, f"manifest damaged: {e}")
+        return good, damaged
+
+    def manifests(self) -> dict[str, dict]:
+        """The manifests that passed every check, by name."""
+        return self.scan()[0]
 
     def clean_orphans(self) -> list[str]:
-        """Remove temp files and weight files that no manifest points to (an interrupted save)."""
-        referenced = {m.get("file") for m in self.manifests().values()}
+        """Remove what an interrupted save left: temp files the store or `write_json` named, and
+        weights files of the store's own naming that no manifest (damaged ones included) may
+        point to. Nothing else is ever removed: not links, not folders, not others' files."""
+        good, damaged = self.scan()
+        referenced = {m["file"] for m in good.values()}
+        kept_stems = set(damaged)  # a damaged manifest may still point to its weights
         removed = []
         for p in self.dir.iterdir():
-            own = p.name.endswith(OWN_SUFFIX) and p.name not in referenced
-            if p.name.startswith(TEMP_PREFIX) or own:
+            if p.is_symlink() or not p.is_file():
+                continue
+            temp = TEMP_WEIGHTS.match(p.name) or TEMP_JSON.match(p.name)
+            stem = p.name.rsplit(".", 4)[0] if is_own_file(p.name) else None
+            orphan = stem is not None and p.name not in referenced and stem not in kept_stems
+            if temp or orphan:
                 try:
                     p.unlink()
                     removed.append(p.name)
@@ -131,10 +130,20 @@ class CheckpointStore:
         )
 
     def list(self, verify: bool = False) -> list[CheckpointInfo]:
-        infos = [self.info_from_manifest(m, verify) for m in self.manifests().values()]
+        good, damaged = self.scan()
+        infos = [self.info_from_manifest(m, verify) for m in good.values()]
         infos.sort(key=lambda i: i.created or 0)
+        for name, (path, problem) in damaged.items():  # source "damaged": never loaded
+            infos.append(
+                CheckpointInfo(
+                    name=name, path=str(path), source="damaged", loadable=False, problem=problem
+                )
+            )
         for p in self.foreign_files():
-            st = p.stat()
+            try:
+                st = p.stat()
+            except OSError:  # a dangling link
+                continue
             problem = _problem(p, None) if verify else None
             infos.append(
                 CheckpointInfo(
@@ -151,10 +160,14 @@ class CheckpointStore:
 
     def resolve(self, ref: str) -> tuple[Path, dict | None]:
         """A checkpoint name or a path → (file, manifest or None)."""
-        manifests = self.manifests()
+        manifests, damaged = self.scan()
         if ref in manifests:
             m = manifests[ref]
             return self.dir / m["file"], m
+        if ref in damaged:
+            raise CheckpointError(f"checkpoint {ref!r}: {damaged[ref][1]}; it is not loaded")
+        if "\0" in ref:
+            raise CheckpointError(f"checkpoint {ref!r}: not a name or a path (NUL character)")
         p = Path(ref).expanduser()
         candidates = [p] if p.is_absolute() else [Path.cwd() / p, self.run_dir / p, self.dir / p]
         for c in candidates:
@@ -170,20 +183,26 @@ class CheckpointStore:
         )
 
     # ----- saving (training thread) ----------------------------------------------------------
-    def save(self, model, name: str, meta: dict) -> CheckpointInfo:
-        """Write weights + built optimizer state, then the manifest; atomic at each step."""
-        from .weights import ensure_optimizer_built
+    def save(self, model, name: str, meta: dict) -> tuple[CheckpointInfo, str | None]:
+        """Write weights + built optimizer state, then the manifest; atomic at each step.
+
+        Returns the checkpoint and a warning (the weights hold NaN/inf) or None. The file is
+        built in memory and written with plain Python I/O: HDF5 itself never writes to disk, so
+        a full disk is an OSError here (HDF5 failing mid-file crashed the process).
+        """
+        from .weights import ensure_optimizer_built, weights_h5_bytes
 
         check_name(name)
         ensure_optimizer_built(model)
+        data, finite = weights_h5_bytes(model)
+        sha = _sha256(data)
+        final = self.dir / own_file_name(name, sha)
         temp = self.dir / f"{TEMP_PREFIX}{name}.{uuid.uuid4().hex[:8]}.weights.h5"
         try:
-            model.save_weights(str(temp))
-            sha = sha256_file(temp)
-            final = self.dir / f"{name}.{sha[:12]}{OWN_SUFFIX}"
+            _write_bytes(temp, data)
             commit(temp, final)
         except BaseException as e:  # a full disk, a read-only folder, Ctrl+C: no leftovers
-            temp.unlink(missing_ok=True)
+            _unlink_quietly(temp)
             if isinstance(e, OSError):
                 raise CheckpointError(
                     f"checkpoint {name!r}: cannot write {self.dir}: {os_reason(e)}"
@@ -192,35 +211,38 @@ class CheckpointStore:
             raise
         old = self.manifests().get(name)
         manifest = {
+            **meta,
             "format": FORMAT,
             "name": name,
             "file": final.name,
             "sha256": sha,
-            "size": final.stat().st_size,
+            "size": len(data),
             "created": time.time(),
             "has_optimizer": True,
-            **meta,
+            "weights_finite": finite,
         }
         try:
             write_json(self.dir / f"{name}.json", manifest)
         except OSError as e:
-            if not old or old.get("file") != final.name:  # no manifest points to it
-                final.unlink(missing_ok=True)
+            if not old or old["file"] != final.name:  # no manifest points to it
+                _unlink_quietly(final)
             raise CheckpointError(
                 f"checkpoint {name!r}: cannot write its manifest in {self.dir}: "
                 f"{os_reason(e)}; the previous checkpoints are unchanged"
             ) from None
-        if old and old.get("file") != final.name:
-            (self.dir / old["file"]).unlink(missing_ok=True)
-        return self.info_from_manifest(manifest)
+        if old and old["file"] != final.name:  # a checked name of the store's own making
+            _unlink_quietly(self.dir / old["file"])
+        warning = None if finite else NONFINITE_WARNING
+        return self.info_from_manifest(manifest), warning
 
     # ----- loading (training thread) ---------------------------------------------------------
     def load(self, model, ref: str) -> tuple[CheckpointInfo, dict | None, bool]:
         """Load all-or-nothing. Returns (info, manifest or None, optimizer state restored?).
 
-        Every dataset's shape is checked against the live model before anything is assigned;
-        if Keras still fails half-way, every variable is put back, so on any error the model's
-        fingerprint is unchanged.
+        The manifest was checked when it was read; the file's hash, every dataset's shape (against
+        the live model), its values (no NaN/inf) and the RNG states' shapes are checked before
+        anything is assigned. If Keras still fails half-way, every variable is put back, so on
+        any error the model's fingerprint is unchanged.
         """
         path, manifest = self.resolve(ref)
         label = path.name
@@ -231,10 +253,11 @@ class CheckpointStore:
             )
         if not path.name.endswith(".weights.h5"):
             raise CheckpointError(f"{label}: not a .weights.h5 file")
-        problem = _problem(path, manifest.get("sha256") if manifest else None)
+        problem = _problem(path, manifest["sha256"] if manifest else None, scan=False)
         if problem:
             raise CheckpointError(f"{label}: {problem}")
         with_optimizer = self._check_layout(model, path, label)
+        self._check_values(model, path, label, manifest)
         self._assign(model, path, label, manifest)
         info = (
             self.info_from_manifest(manifest)
@@ -246,11 +269,11 @@ class CheckpointStore:
         return info, manifest, with_optimizer
 
     def _check_layout(self, model, path: Path, label: str) -> bool:
-        from .weights import ensure_optimizer_built
+        from .weights import ensure_optimizer_built, weights_layout
 
         ensure_optimizer_built(model)
         have = h5_layout(path)
-        want = model_layout(model)
+        want = weights_layout(model)
         for key in sorted(k for k in want if not k.startswith("optimizer/")):
             if key not in have:
                 raise CheckpointError(
@@ -270,6 +293,30 @@ class CheckpointStore:
         opt_have = {k: tuple(v) for k, v in have.items() if k.startswith("optimizer/")}
         opt_want = {k: tuple(v) for k, v in want.items() if k.startswith("optimizer/")}
         return bool(opt_have) and opt_have == opt_want
+
+    def _check_values(self, model, path: Path, label: str, manifest: dict | None) -> None:
+        """No NaN/inf in the file (its shapes fit the model, so reading it all is bounded), and
+        RNG states that fit the model's: found now, not after the weights were assigned."""
+        import numpy as np
+
+        from .weights import rng_variables
+
+        try:
+            bad = nonfinite_dataset(path)
+        except Exception:  # a crafted file h5py cannot read the values of
+            raise CheckpointError(
+                f"{label}: not a readable HDF5 file (truncated or corrupt)"
+            ) from None
+        if bad:
+            raise CheckpointError(f"{label}: {nonfinite_problem(bad)}; the model is unchanged")
+        rng = manifest.get("rng") if manifest else None
+        if rng is not None:
+            shapes = [tuple(v.shape) for v in rng_variables(model)]
+            if [np.shape(s) for s in rng] != shapes:
+                raise CheckpointError(
+                    f"{label}: manifest damaged: rng: {len(rng)} states that do not fit the "
+                    f"model's {len(shapes)} (shapes {shapes}); the model is unchanged"
+                )
 
     def _assign(self, model, path: Path, label: str, manifest: dict | None) -> None:
         import warnings
@@ -301,14 +348,30 @@ class CheckpointStore:
 
 
 def model_layout(model) -> dict[str, tuple]:
-    """The dataset layout `save_weights` would write for this model now.
+    """The dataset layout `save_weights` would write for this model now (no file written)."""
+    from .weights import weights_layout
 
-    Keras names datasets by object structure (not layer names), so comparing layouts is an exact
-    shape check that works across model instances. Loads are rare: no caching.
-    """
-    import tempfile
+    return weights_layout(model)
 
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "layout.weights.h5"
-        model.save_weights(str(p))
-        return h5_layout(p)
+
+def _sha256(data) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_bytes(path: Path, data) -> None:
+    """Plain Python I/O, so a full disk is an OSError (the caller fsyncs and renames)."""
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a read-only folder: nothing was created in it either
+        pass
+    else:
+        fsync_dir(path.parent)

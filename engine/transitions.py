@@ -97,7 +97,7 @@ def pause(t):
     return None, False
 
 
-def resume(t):
+def resume(t, epochs: int | None = None):
     s = t.session
     if s.state in RUNNING_LIKE:
         raise CommandRejected("already running")
@@ -105,7 +105,7 @@ def resume(t):
         raise CommandRejected("the session could not start; see the error")
     detail = {}
     if t.epoch >= t.target_epochs:
-        t.target_epochs = t.epoch + t.config.train.epochs
+        t.target_epochs = t.epoch + (epochs or t.config.train.epochs)
         detail["epochs"] = t.target_epochs
     verdict, more = t.open_segment()
     t.record("resume", verdict=verdict, detail={**detail, **more})
@@ -166,20 +166,20 @@ def save(t, name=None):
         "optimizer": t.model.optimizer.name,
         "rng": [v.numpy().tolist() for v in rng_variables(t.model)],
     }
-    info = t.session.store.save(t.model, name, meta)
-    t.record(
-        "checkpoint_saved",
-        detail={"name": info.name, "path": info.path, "fingerprint": fp, "epoch": t.epoch},
-    )
+    info, warning = t.session.store.save(t.model, name, meta)
+    detail = {"name": info.name, "path": info.path, "fingerprint": fp, "epoch": t.epoch}
+    if warning:  # saved (the user asked), but it will not load: say so where it is shown
+        detail["warning"] = warning
+    t.record("checkpoint_saved", detail=detail)
     return info, False
 
 
 def load_checkpoint(t, ref):
     norm = t.norm()
     info, manifest, with_opt = t.session.store.load(t.model, ref)  # all or nothing
-    if manifest is not None:
-        t.epoch = int(manifest.get("epoch", t.epoch))
-        t.step_in_epoch = int(manifest.get("step_in_epoch", 0))
+    if manifest is not None:  # checked (whole numbers >= 0) before anything was assigned
+        t.epoch = t.epoch if manifest.get("epoch") is None else manifest["epoch"]
+        t.step_in_epoch = manifest.get("step_in_epoch") or 0
     t.session.lineage.note("load", checkpoint=info.name, optimizer_restored=with_opt)
     return info, with_opt, norm
 

@@ -72,3 +72,73 @@ def ensure_optimizer_built(model) -> None:
     opt = getattr(model, "optimizer", None)
     if opt is not None and not opt.built:
         opt.build(model.trainable_variables)
+
+
+# ----- the `.weights.h5` layout, without writing a file ------------------------------------------
+# `model.save_weights(path)` opens an HDF5 file at `path` and lets Keras's `_save_state` walk the
+# model. Doing the same walk into a store we choose means: a save is built in memory and reaches
+# the disk through plain Python I/O (a full disk is an OSError, where HDF5 writing to a full disk
+# crashed the process), and a load's shape check needs no temporary copy of the model on disk.
+
+
+def _keras_store():
+    from keras.src.saving import saving_lib
+
+    return saving_lib
+
+
+def weights_h5_bytes(model) -> tuple[memoryview, bool]:
+    """The bytes `model.save_weights` would write, built in memory, and whether every float
+    value in them is finite."""
+    import io
+
+    from keras.src import backend
+
+    saving_lib = _keras_store()
+    finite = [True]
+
+    class MemoryStore(saving_lib.H5IOStore):
+        def __setitem__(self, key, value):
+            value = backend.convert_to_numpy(value)
+            if finite[0] and value.dtype.kind in "fc" and not np.isfinite(value).all():
+                finite[0] = False
+            super().__setitem__(key, value)
+
+    buffer = io.BytesIO()
+    store = MemoryStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(
+            model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
+        )
+    finally:
+        store.close()
+    return buffer.getbuffer(), finite[0]
+
+
+def weights_layout(model) -> dict[str, tuple]:
+    """{dataset path: shape} of the file `model.save_weights` would write now, from the model's
+    variables alone (nothing is copied or written)."""
+    saving_lib = _keras_store()
+    layout: dict[str, tuple] = {}
+
+    class ShapeStore(saving_lib.H5IOStore):
+        def __init__(self):  # no HDF5 file at all
+            self.mode, self.prefix = "w", ""
+
+        def __bool__(self):
+            return True
+
+        def make(self, path, metadata=None):
+            self.prefix = f"{path}/vars" if path else "vars"
+            return self
+
+        def __setitem__(self, key, value):
+            layout[f"{self.prefix}/{key}"] = tuple(np.shape(value))
+
+        def close(self):
+            pass
+
+    saving_lib._save_state(
+        model, weights_store=ShapeStore(), assets_store=None, inner_path="", visited_saveables=set()
+    )
+    return layout

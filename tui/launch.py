@@ -51,7 +51,8 @@ def check_writable(folder: Path, where: str) -> None:
 
 
 def check_from(ref: str, run_dir: Path) -> None:
-    """--from must name a checkpoint in the run directory or a readable .weights.h5 file."""
+    """--from must name a checkpoint in the run directory or a readable .weights.h5 file with
+    finite weights (read with h5py: no TensorFlow, found before training starts)."""
     from weightwatch.engine.checkpoints import CheckpointStore, _problem
 
     store = CheckpointStore(run_dir, clean=False)
