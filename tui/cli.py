@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--script", help="headless script TOML to validate too")
     demo = sub.add_parser("demo", help="the guided tour of the four verdicts")
     demo.add_argument("--headless", action="store_true", help="run the tour without a screen")
+    demo.add_argument(
+        "--autoplay",
+        type=_seconds,
+        metavar="SECONDS",
+        help="run the live tour by itself: each step SECONDS after training holds, then quit "
+        "and write the report (for screencasts: asciinema rec -c 'weightwatch demo --autoplay 2')",
+    )
     demo.add_argument("--report", help="write the report JSON here")
     demo.add_argument("--screenshots", help="folder for one SVG per step")
     demo.add_argument("--run-dir", dest="run_dir", help="run directory")
@@ -58,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("run_dir")
     ins.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, received {text!r}")
+    return value
 
 
 def _run_options(run: argparse.ArgumentParser) -> None:

@@ -1,102 +1,43 @@
 """`weightwatch demo`: a guided tour of the four verdicts on the shipped reference config.
 
 Each stop shows a caption saying what is about to happen, performs the step through the same
-code paths a person's keys use, then says what the norm trace and the verdict show. Interactive:
-`n` goes on, `x` ends the tour; every other key works as always, so the viewer can take over at
-any time. Headless (`--headless`): the same tour, timed by exact step triggers, one SVG per stop.
+code paths a person's keys use, then says what the step really did (tui/tour.py). Training is
+held between the stops, at exact steps (the session's holds, as a headless script's triggers):
+it runs `GAP` steps after each stop, so that the trace moves and the markers stand apart, then
+waits for `n` (or, with `--autoplay SECONDS`, for SECONDS). `x` ends the tour; every other key
+works as always, so the viewer can take over at any time. Headless (`--headless`): the same tour
+driven by the script runner, one SVG per stop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from textual.binding import Binding
 from textual.widgets import Static
-from weightwatch.engine.script import Action, Trigger
+from weightwatch.engine.events import SessionState as S
+from weightwatch.engine.script import Trigger
 
 from .app import WeightwatchApp
-
-GAP = 120  # training steps between stops in the headless tour
-CAPTION_PAUSE_S = 1.5  # interactive: time to read "Next: ..." before the step happens
-
-
-@dataclass(frozen=True)
-class Stop:
-    """One stop of the tour: a caption before, the step itself, a caption after."""
-
-    title: str
-    before: str
-    after: str
-    kind: str
-    args: dict = field(default_factory=dict)
-    verdict: str | None = None  # what the step should produce
-
-
-TOUR = [
-    Stop(
-        "Continue with new callbacks",
-        "Next: swap in a new callback list (EarlyStopping) while training runs. The model "
-        "object and its optimizer stay the same ones.",
-        "The weight-norm trace carries straight on: CONTINUED. Callbacks watch training; "
-        "they never reset weights.",
-        "callbacks",
-        {"set": "EarlyStopping"},
-        "continued",
-    ),
-    Stop(
-        "Save a checkpoint",
-        "Next: save a checkpoint - weights, Adam's moments, the RNG state, epoch and step.",
-        "Saved. Training goes on; note the norm at the 'save' marker.",
-        "save",
-        {"name": "tour-checkpoint"},
-    ),
-    Stop(
-        "Reload the checkpoint",
-        "Next: load that checkpoint into the live model. Expect the norm to jump back to its "
-        "value at the 'save' marker.",
-        "The trace jumped back to the checkpoint's value and the model step went back with "
-        "it: RESTORED.",
-        "load",
-        {"checkpoint": "tour-checkpoint"},
-        "restored",
-    ),
-    Stop(
-        "Rebuild the model",
-        "Next: call the model builder again, as re-running a script from the top would. A new "
-        "instance starts from fresh random weights.",
-        "The norm fell back to where the run started and the model step is 0: RESET. This is "
-        "the only row where learned weights are lost.",
-        "rebuild",
-        {"seed": None},
-        "reset",
-    ),
-    Stop(
-        "Recompile with a fresh optimizer",
-        "Next: compile() again with a new Adam. compile keeps the weights but makes a new "
-        "optimizer: its moment estimates and step counter are gone.",
-        "No jump in the norm (same weights), but the model step restarted at 0: OPTIMIZER_RESET.",
-        "recompile",
-        {"optimizer": "adam", "learning_rate": None},
-        "optimizer_reset",
-    ),
-]
-OUTRO = (
-    "That is the whole table: only a rebuild throws the learned weights away. The keys "
-    "below are yours now - try r, l, o, c and watch the trace."
+from .tour import (
+    FAILED_START,
+    GAP,
+    OUTRO,
+    STARTING,
+    TOUR,
+    action_for,
+    before_text,
+    heading,
+    intro_text,
+    what_happened,
 )
 
-
-def action_for(stop: Stop, index: int, trigger: Trigger | None = None) -> Action:
-    """The stop as a script action, so the headless tour uses the script runner's paths."""
-    args = dict(stop.args)
-    if stop.kind == "callbacks":
-        from weightwatch.engine.specs import CallbackSpec
-
-        args["set"] = [CallbackSpec("EarlyStopping", kwargs={"monitor": "loss", "patience": 20})]
-    return Action(index=index, kind=stop.kind, trigger=trigger, args=args)
+CAPTION_PAUSE_S = 1.5  # time to read "Next: ..." before the step happens
+PARKED_AFTER_S = 0.5  # paused or finished this long before the hold: the hold is not coming
+STEP_TIMEOUT_S = 120.0
 
 
 class TourCaption(Static):
@@ -111,58 +52,199 @@ class TourCaption(Static):
 
 
 class DemoApp(WeightwatchApp):
-    """The dashboard plus a caption and `n`/`x` to step through the tour."""
+    """The dashboard plus a caption and `n`/`x` to step through the tour.
+
+    `live`: the app drives the tour itself (holds, `n`, autoplay); the headless tour passes
+    False and drives it with the script runner. `autoplay`: seconds after which a held stop goes
+    on by itself; the app quits (writing the report) once the tour is over.
+    """
 
     BINDINGS = [
         Binding("n", "next_stop", "Next (tour)", tooltip="Carry out the next step of the tour"),
         Binding("x", "end_tour", "End tour", tooltip="Hide the tour; the controls stay yours"),
     ]
 
-    def __init__(self, session: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        session: Any,
+        *,
+        live: bool = True,
+        autoplay: float | None = None,
+        gap: int = GAP,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(session, **kwargs)
-        self.stop_index = 0
-        self.busy = False
+        self.live, self.autoplay, self.gap = live, autoplay, gap
+        self.stop_index = 0  # stops carried out
+        self.busy = False  # a stop is being carried out
+        self.ended = False  # the tour is over (or was ended with x)
+        self.captions: list[str] = []  # every caption shown, in order (tests, screencasts)
+        self.caption_text = STARTING
+        self._go = asyncio.Event()  # `n` (or the autoplay timer) said: go on
+        self._hold: Future | None = None  # the pending (or reached) hold of the tour
+        self._held = False  # training is held by the tour's hold right now
 
     def on_mount(self) -> None:
-        self.caption_text = (
-            f"Tour 0/{len(TOUR)}: a fresh model is training - watch the weight "
-            "norm grow.  Press n for the first step, x to end the tour."
-        )
+        if self.live:  # registered before training starts: it holds at exactly `gap`
+            self._hold = self.session.hold_at_step(self.gap)
+            self.run_worker(self._drive(), group="tour", exclusive=True, exit_on_error=False)
+        self.caption(self.caption_text)
         self.call_after_refresh(self._mount_caption)  # the dashboard is composed by then
 
     def _mount_caption(self) -> None:
         caption = TourCaption(self.caption_text, id="tour-caption")
+        caption.display = not self.ended
         self.dashboard.mount(caption, after=self.dashboard.query_one("#banner"))
 
     def caption(self, text: str) -> None:
         self.caption_text = text
+        if not self.captions or self.captions[-1] != text:
+            self.captions.append(text)
         for caption in self.dashboard.query("#tour-caption").results(TourCaption):
             caption.update(text)
 
-    def before_text(self, i: int) -> str:
-        stop = TOUR[i]
-        return f"Tour {i + 1}/{len(TOUR)} - {stop.title}.  {stop.before}"
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`n` and `x` leave the footer once the tour is over."""
+        if action in ("next_stop", "end_tour"):
+            return not self.ended
+        return super().check_action(action, parameters)
 
-    def after_text(self, i: int) -> str:
-        stop = TOUR[i]
-        more = "  Press n for the next step." if i + 1 < len(TOUR) else f"  {OUTRO}"
-        return f"Tour {i + 1}/{len(TOUR)} - {stop.title}.  {stop.after}{more}"
+    # -- keys ---------------------------------------------------------------------------------
 
     def action_next_stop(self) -> None:
-        if self.busy or self.stop_index >= len(TOUR):
+        if self.ended:
             return
-        if not self.ready("go on with the tour"):
+        if self.busy:
+            self.warn("One step at a time: the tour is carrying out a step.")
             return
-        i = self.stop_index
-        self.caption(self.before_text(i))
-        self.busy = True
-        self.run_worker(self._carry_out(i), group="tour", exclusive=True, exit_on_error=False)
+        self._go.set()  # taken when training is held (at once if it is now)
 
-    async def _carry_out(self, i: int) -> None:
-        """Show the caption for a moment, then send the step as the keys' dialogs would."""
-        await asyncio.sleep(CAPTION_PAUSE_S)
-        stop, sent = TOUR[i], len(self.sent)
-        args = action_for(stop, i + 1).args
+    def action_end_tour(self) -> None:
+        self.ended = True
+        self._go.set()
+        self.refresh_bindings()
+        for caption in self.dashboard.query("#tour-caption").results(TourCaption):
+            caption.display = False
+        if not self.live or not self.busy:
+            self._let_go()
+
+    # -- the live tour ------------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        try:
+            await self._tour()
+        except Exception as exc:  # a bug in the tour must not take the dashboard with it
+            self.caption(f"Tour: stopped by an internal error ({exc}). The keys are yours.")
+            self.ended = True
+        await self._hand_over()
+
+    async def _tour(self) -> None:
+        while self.session.status().state is S.STARTING:
+            await asyncio.sleep(0.05)
+        if self.session.status().state in (S.STOPPED, S.FAILED):
+            self.caption(FAILED_START)
+            return
+        self.caption(intro_text(self.gap))
+        after = ""
+        for i in range(len(TOUR) + 1):
+            if not await self._held_then_go(after or None):
+                return
+            if i == len(TOUR):
+                break
+            after = await self._carry_out(i)
+            if self.ended:
+                return
+            self.caption(f"{after}  {self._go_on()}")
+        self.ended = True
+        self.refresh_bindings()
+        self.caption(OUTRO)
+        if self.autoplay is not None:
+            self._let_go()
+            await asyncio.sleep(2 * self.autoplay)
+            await self.action_quit()
+
+    async def _held_then_go(self, after: str | None) -> bool:
+        """Wait for the hold (or for training to park), say so, then wait for `n`."""
+        if not await self._reach():
+            return False
+        st = self.session.status()
+        if after is None and self._held:  # the first stop
+            self.caption(intro_text(self.gap, st.session_step))
+            return await self._wait_for_go()
+        where = (
+            f"Held at step {st.session_step}"
+            if self._held
+            else f"Training is {st.state.value} at step {st.session_step}"
+        )
+        next_one = "the next step" if self.stop_index < len(TOUR) else "the end of the tour"
+        if self.autoplay is not None:
+            when = f"{next_one} follows in {self.autoplay:g} s."
+        else:
+            when = f"press n for {next_one}."
+        self.caption(f"{after or intro_text(self.gap)}  {where}: {when}")
+        return await self._wait_for_go()
+
+    async def _reach(self) -> bool:
+        """True once training is held at the tour's hold, or parked (paused by a person,
+        finished) where the hold cannot be reached now; False if the tour ended or the session
+        stopped."""
+        st = self.session.status()
+        if self._hold is None and st.state is S.RUNNING:  # a person let it run: hold it again
+            self._hold = self.session.hold_at_step(st.session_step + self.gap)
+        loop, parked_since, hold = asyncio.get_running_loop(), None, self._hold
+        while hold is not None and not hold.done():
+            state = self.session.status().state
+            if self.ended or state in (S.STOPPED, S.FAILED):
+                return False
+            if state in (S.PAUSED, S.FINISHED):
+                parked_since = parked_since or loop.time()
+                if loop.time() - parked_since > PARKED_AFTER_S:
+                    return True  # the hold stays registered: a resume runs up to it
+            else:
+                parked_since = None
+            await asyncio.sleep(0.02)
+        if hold is not None:  # done: reached, or failed (its step had already passed)
+            self._hold = None
+            self._held = hold.exception() is None and self.session.status().state is S.HOLDING
+        return not self.ended
+
+    async def _wait_for_go(self) -> bool:
+        """`n`, or `autoplay` seconds; a dialog open at that moment postpones it."""
+        while True:
+            try:
+                await asyncio.wait_for(self._go.wait(), self.autoplay)
+            except TimeoutError:
+                pass
+            self._go.clear()
+            if self.ended:
+                return False
+            if self.ready("go on with the tour"):
+                return True
+
+    async def _carry_out(self, i: int) -> str:
+        """Show the caption for a moment, send the step as the keys' dialogs would, and say
+        what it did."""
+        self.busy = True
+        try:
+            self.caption(before_text(i))
+            await asyncio.sleep(CAPTION_PAUSE_S)
+            events = self.session.events()
+            start_norm = events[0].norm_after if events else None
+            step_before, seen, sent = self.session.status().model_step, len(events), len(self.sent)
+            self._send(i)
+            for _, future in self.sent[sent:]:
+                try:
+                    await asyncio.wait_for(asyncio.wrap_future(future), STEP_TIMEOUT_S)
+                except Exception:  # the app shows the error; the events say what happened
+                    pass
+            body = what_happened(TOUR[i], self.session.events()[seen:], step_before, start_norm)
+            self.stop_index = i + 1
+            return f"{heading(i)}  {body}"
+        finally:
+            self.busy = False
+
+    def _send(self, i: int) -> None:
+        stop, args = TOUR[i], action_for(TOUR[i], i + 1).args
         if stop.kind == "callbacks":
             self._callbacks_chosen(list(self.session.status().callbacks), args["set"])
         elif stop.kind == "save":
@@ -177,22 +259,34 @@ class DemoApp(WeightwatchApp):
             from .screens.dialogs import RecompileChoice
 
             self._recompile(RecompileChoice(optimizer="adam", learning_rate=None))
-        for _, future in self.sent[sent:]:
-            try:
-                await asyncio.wrap_future(future)
-            except Exception:  # the app already showed the error
-                self.caption(
-                    f"Tour {i + 1}/{len(TOUR)}: that step failed (see the "
-                    "notification). Press n to try the next one."
-                )
-                break
-        else:
-            self.caption(self.after_text(i))
-        self.stop_index, self.busy = i + 1, False
 
-    def action_end_tour(self) -> None:
-        self.stop_index = len(TOUR)
-        self.dashboard.query_one("#tour-caption", TourCaption).display = False
+    def _go_on(self) -> str:
+        """Register the next hold `gap` steps on (the pending one, if training never got to
+        it), then let training go; says what happens now."""
+        self._go.clear()
+        st = self.session.status()
+        if not self._held:
+            return f"Training is {st.state.value} at step {st.session_step}."
+        if self._hold is None:
+            self._hold = self.session.hold_at_step(st.session_step + self.gap)
+        self._let_go()
+        return f"Training goes on for {self.gap} steps, then holds."
+
+    def _let_go(self) -> None:
+        if self._held:
+            self._held = False
+            self.session.release()
+
+    async def _hand_over(self) -> None:
+        """The tour is over: training is not held by it now, nor later by a pending hold."""
+        self._let_go()
+        hold, self._hold = self._hold, None
+        if hold is not None and not hold.done():
+            try:
+                await asyncio.wrap_future(hold)
+            except Exception:  # the session stopped: nothing to let go
+                return
+            self.session.release()
 
 
 async def run_headless_tour(
@@ -206,7 +300,9 @@ async def run_headless_tour(
     from .headless import ScriptRunner, hold_for
 
     first = Trigger("at_step", GAP)
-    app = DemoApp(session, report_path=report_path, handle_signals=False, cursor_blink=False)
+    app = DemoApp(
+        session, live=False, report_path=report_path, handle_signals=False, cursor_blink=False
+    )
     app.script = type("TourScript", (), {"actions": [action_for(TOUR[0], 1, first)]})()
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
@@ -221,19 +317,20 @@ async def run_headless_tour(
                 if not await runner.reach(hold, action):
                     break
                 runner.held = True
-                app.caption(app.before_text(i))
+                app.caption(before_text(i))
                 await pilot.pause()
                 _shot(app, screenshots, f"{i + 1:02d}a-{stop.kind}-before.svg")
+                events = session.events()
+                step_before, start = session.status().model_step, events[0].norm_after
                 await runner.perform(action)
-                app.caption(app.after_text(i))
+                body = what_happened(stop, session.events()[len(events) :], step_before, start)
+                app.caption(f"{heading(i)}  {body}")
                 await pilot.pause(0.3)  # let the charts pull the jump
                 _shot(app, screenshots, f"{i + 1:02d}b-{stop.kind}-after.svg")
                 hold = None
-            end = hold_for(session, Trigger("at_step", GAP * (len(TOUR) + 1)))
+            end = Trigger("at_step", GAP * (len(TOUR) + 1))
             runner.let_go()
-            await runner.reach(
-                end, action_for(TOUR[-1], len(TOUR) + 1, Trigger("at_step", GAP * (len(TOUR) + 1)))
-            )
+            await runner.reach(hold_for(session, end), action_for(TOUR[-1], len(TOUR) + 1, end))
             runner.held = True
             app.caption(OUTRO)
             await pilot.pause(0.3)
@@ -250,7 +347,8 @@ def _shot(app: WeightwatchApp, folder: Path | None, name: str) -> None:
 
 
 def run_demo(args: Any) -> int:
-    """`weightwatch demo [--headless] [--report FILE] [--screenshots DIR] [--run-dir DIR]`."""
+    """`weightwatch demo [--headless] [--autoplay S] [--report F] [--screenshots D]
+    [--run-dir D]`."""
     from weightwatch.engine.config import load_config
     from weightwatch.engine.session import Session
 
@@ -258,6 +356,10 @@ def run_demo(args: Any) -> int:
     from .launch import finish_message
     from .stderr_redirect import redirect_stderr_to
 
+    if args.headless and getattr(args, "autoplay", None) is not None:
+        from weightwatch.engine.errors import BadInput
+
+        raise BadInput("demo: --autoplay plays the live tour; --headless runs its timed twin")
     config = load_config(demo_config_path("reference.toml"))
     run_dir = Path(args.run_dir).resolve() if args.run_dir else Path.cwd() / "runs" / "demo"
     session = Session(config, run_dir=run_dir)
@@ -267,5 +369,6 @@ def run_demo(args: Any) -> int:
             shots = Path(args.screenshots) if getattr(args, "screenshots", None) else None
             asyncio.run(run_headless_tour(session, report_path=report, screenshots=shots))
         else:
-            DemoApp(session, report_path=report).run()
+            autoplay = getattr(args, "autoplay", None)
+            DemoApp(session, report_path=report, autoplay=autoplay).run()
     return finish_message(session, report)

@@ -1,10 +1,12 @@
-"""The guided tour: headless end to end on the shipped config, and the interactive `n` key."""
+"""The guided tour, headless end to end on the shipped config (the live tour: test_tour_live)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from .svgtext import svg_text
 
@@ -80,32 +82,25 @@ def test_headless_demo_walks_through_all_four_verdicts(tmp_path):
         assert marker in story
 
 
-async def test_interactive_tour_goes_on_with_n_and_x_hands_over(tmp_path, monkeypatch):
-    from weightwatch.tui import demo
+def test_autoplay_and_headless_do_not_go_together(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", "demo", "--headless", "--autoplay", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "weightwatch: demo: --autoplay plays the live tour; --headless runs its timed twin"
+    ]
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
 
-    from .conftest import NOW, make_fake, running, until
 
-    monkeypatch.setattr(demo, "CAPTION_PAUSE_S", 0.0)
-    fake = make_fake(tmp_path / "run")
-    app = demo.DemoApp(fake, clock=lambda: NOW + 150, cursor_blink=False, handle_signals=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await running(pilot, fake)
-        await until(lambda: app.dashboard.query("#tour-caption"), pilot)
-        caption = app.dashboard.query_one("#tour-caption")
-        assert "Press n for the first step" in str(caption.render())
-        fake.step(20)
-        for i, verdict in enumerate(["continued", None, "restored", "reset", "optimizer_reset"]):
-            await pilot.press("n")
-            # the fake applies commands at its boundaries: reach one until the step is done
-            await until(
-                lambda i=i: fake.boundary() or (app.stop_index == i + 1 and not app.busy), pilot
-            )
-            assert f"Tour {i + 1}/5" in str(caption.render())
-            if verdict:
-                assert fake.status().last_verdict == verdict
-            fake.step(10)
-        assert "the keys" in str(caption.render()).lower()
-        await pilot.press("n")  # past the end: nothing more happens
-        assert app.stop_index == 5
-        await pilot.press("x")
-        assert caption.display is False
+def test_autoplay_wants_seconds(capsys):
+    from weightwatch.tui.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--autoplay", "-1"])
+    assert exit_.value.code == 2
+    assert "--autoplay: expected a number of seconds > 0, received '-1'" in capsys.readouterr().err
