@@ -106,8 +106,9 @@ class Session:
     def pause(self) -> Future:
         return self._submit("pause")
 
-    def resume(self) -> Future:
-        return self._submit("resume")
+    def resume(self, epochs: int | None = None) -> Future:
+        """Go on; on a finished run, for `epochs` more epochs (default `[train] epochs`)."""
+        return self._submit("resume") if epochs is None else self._submit("resume", epochs=epochs)
 
     def set_callbacks(self, specs: list[CallbackSpec]) -> Future:
         return self._submit("callbacks", specs=list(specs))

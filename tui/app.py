@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -153,6 +153,15 @@ class WeightwatchApp(App[dict | None]):
         if not self._quitting:
             self.session.stop()  # never leave the training thread parked behind us
 
+    async def on_event(self, event: events.Event) -> None:
+        # A key typed before the dialog on top was up (the one that opened it, or one in the
+        # same instant) is not typed into the dialog's fields.
+        if isinstance(event, events.Key) and self.screen_stack:
+            too_early = getattr(self.screen_stack[-1], "typed_too_early", None)
+            if too_early is not None and too_early(event):
+                return
+        await super().on_event(event)
+
     @work(
         thread=True,
         exclusive=True,
@@ -214,13 +223,18 @@ class WeightwatchApp(App[dict | None]):
     # -- commands -----------------------------------------------------------------------------
 
     def send(
-        self, label: str, call: Callable[[], Future], done: Callable[[Any], None] | None = None
+        self,
+        label: str,
+        call: Callable[[], Future],
+        done: Callable[[Any], None] | None = None,
+        refused: Callable[[Exception], None] | None = None,
     ) -> None:
-        """Send one command; its result (or its one-line error) arrives as a notification."""
+        """Send one command; its result (or its one-line error) arrives as a notification,
+        or goes to `refused` when the caller shows it itself."""
         future = call()
         self.sent.append((label, future))
         self.run_worker(
-            self._await(future, done),
+            self._await(future, done, refused),
             name=label,
             group="commands",
             exit_on_error=False,
@@ -228,8 +242,18 @@ class WeightwatchApp(App[dict | None]):
         )
 
     @staticmethod
-    async def _await(future: Future, done: Callable[[Any], None] | None) -> Any:
-        result = await asyncio.wrap_future(future)
+    async def _await(
+        future: Future,
+        done: Callable[[Any], None] | None,
+        refused: Callable[[Exception], None] | None = None,
+    ) -> Any:
+        try:
+            result = await asyncio.wrap_future(future)
+        except (CommandRejected, BadInput) as exc:
+            if refused is None:
+                raise
+            refused(exc)
+            return None
         if done is not None:
             done(result)
         return result
@@ -258,10 +282,20 @@ class WeightwatchApp(App[dict | None]):
     def action_toggle_pause(self) -> None:
         if not self.ready("pause or resume"):
             return
-        if self.session.status().state in (S.RUNNING, S.HOLDING):
+        status = self.session.status()
+        if status.state in (S.RUNNING, S.HOLDING):
             self.send("pause", self.session.pause)
+        elif status.state is S.FINISHED:  # ask how many more epochs; never add them silently
+            from weightwatch.tui.screens.dialogs import MoreEpochsDialog
+
+            dialog = MoreEpochsDialog(self.session.config.train.epochs, status.epoch)
+            self.push_screen(dialog, self._train_more)
         else:
             self.send("resume", self.session.resume)
+
+    def _train_more(self, epochs: int | None) -> None:
+        if epochs is not None:
+            self.send("resume", partial(self.session.resume, epochs))
 
     def action_callbacks(self) -> None:
         if self.ready("edit callbacks", after_failed_start=True):
@@ -276,7 +310,19 @@ class WeightwatchApp(App[dict | None]):
                 "callbacks",
                 partial(self.session.set_callbacks, specs),
                 lambda _: self.notify("Callbacks changed: the weights are untouched."),
+                partial(self._callbacks_refused, before, specs),
             )
+
+    def _callbacks_refused(self, before: list, specs: list, exc: Exception) -> None:
+        """The session refused the edited list: open the editor again on it (the edits are
+        kept), with the reason inside. A script, or another dialog on top, gets the toast."""
+        from weightwatch.tui.screens.callbacks import CallbackEditor, editor_words
+
+        if self.script is not None or self._quitting or self.screen is not self.dashboard:
+            self.notify(editor_words(str(exc)), title="callbacks", severity="error")
+            return
+        editor = CallbackEditor(specs, refused=str(exc))
+        self.push_screen(editor, partial(self._callbacks_chosen, before))
 
     def action_save(self) -> None:
         if self.ready("save a checkpoint"):

@@ -191,8 +191,8 @@ class FakeSession:
     def pause(self) -> Future:
         return self._command("pause")
 
-    def resume(self) -> Future:
-        return self._command("resume")
+    def resume(self, epochs: int | None = None) -> Future:
+        return self._command("resume") if epochs is None else self._command("resume", epochs)
 
     def stop(self) -> Future:
         self.calls.append(("stop", ()))
@@ -391,12 +391,12 @@ class FakeSession:
         self._emit("pause", detail={"epoch": self._epoch, "step_in_epoch": self._in_epoch})
         self._set_state(S.PAUSED, "paused by a person")
 
-    def _do_resume(self) -> None:
+    def _do_resume(self, epochs: int | None = None) -> None:
         if self._state is S.HOLDING:
             raise CommandRejected("already running")
         detail = {}
         if self._epoch >= self._target:
-            self._target = detail["epochs"] = self._epoch + self.config.train.epochs
+            self._target = detail["epochs"] = self._epoch + (epochs or self.config.train.epochs)
         self._emit("resume", self._pending_origin or ev.CONTINUED, detail)
         self._pending_origin = None
         self._set_state(S.RUNNING, "resumed")

@@ -30,6 +30,7 @@ from weightwatch.tui.screens.callbacks import CallbackEditor, args_text
 from weightwatch.tui.screens.dialogs import (
     OPTIMIZERS,
     LearningRateDialog,
+    MoreEpochsDialog,
     RebuildDialog,
     RecompileDialog,
     SaveDialog,
@@ -231,6 +232,10 @@ class ScriptRunner:
             return
         if state not in (S.PAUSED, S.FINISHED):
             raise ActionFailed(f"cannot resume: training is {state.value}")
+        if state is S.FINISHED:  # p asks how many more epochs; the script takes the default
+            await self.open("p", MoreEpochsDialog)
+            await self.confirm("enter")
+            return
         await self.confirm("p")
 
     async def left_hold(self, timeout: float = 10.0) -> None:

@@ -155,7 +155,7 @@ async def test_load_with_no_checkpoints_warns_and_offers_the_path_field(app, fak
         await pilot.press(*"x.h5", "enter")
         assert app.screen.error_text == "x.h5: no such file"
         other = tmp_path / "other.weights.h5"
-        other.write_bytes(b"not really")
+        other.write_bytes(b"\x89HDF\r\n\x1a\nnot really")  # HDF5's signature: only a load can tell
         app.screen.query_one("#load-path").value = str(other)
         await pilot.press("enter")
         fake.boundary()
@@ -236,6 +236,6 @@ async def test_resume_after_the_last_epoch_trains_another_round(app, fake):
         await running(pilot, fake)
         fake.step(240)  # all 4 epochs: FINISHED
         await until(lambda: "● FINISHED" in screen(app), pilot)
-        await pilot.press("p")
+        await pilot.press("p", "enter")  # how many more epochs? the default: the config's
         await until(lambda: fake.status().state is S.RUNNING, pilot)
         assert fake.status().epochs == 8

@@ -41,9 +41,10 @@ def parse_positive_float(text: str, what: str) -> float:
 
 
 def buttons(
-    ok_id: str, ok_label: str, variant: Literal["primary", "error"] = "primary"
+    ok_id: str, ok_label: str, variant: Literal["default", "error"] = "default"
 ) -> Horizontal:
-    """The OK and Cancel buttons at the bottom of a dialog."""
+    """The OK and Cancel buttons at the bottom of a dialog. The OK button is not drawn as
+    highlighted (primary): only the focused button stands out, so focus can be seen."""
     return Horizontal(
         Button(ok_label, variant=variant, id=ok_id),
         Button("Cancel", id="cancel"),
@@ -52,7 +53,8 @@ def buttons(
 
 
 class SimpleDialog(Dialog):
-    """Enter in a field or the OK button submits through `submit()`; Cancel dismisses."""
+    """Enter in a field or the OK button submits `result()`; Cancel dismisses. `result()` raises
+    ValueError (one line) while the fields are wrong; the error clears once they are fixed."""
 
     @on(Button.Pressed)
     def button_pressed(self, event: Button.Pressed) -> None:
@@ -66,6 +68,21 @@ class SimpleDialog(Dialog):
         self.submit()
 
     def submit(self) -> None:
+        try:
+            value = self.result()
+        except ValueError as exc:
+            self.fail(str(exc))
+            return
+        self.dismiss(value)
+
+    def problem(self) -> str | None:
+        try:
+            self.result()
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def result(self) -> object:
         raise NotImplementedError
 
 
@@ -84,12 +101,11 @@ class SaveDialog(SimpleDialog):
             yield error_line()
             yield buttons("save-ok", "Save")
 
-    def submit(self) -> None:
+    def result(self) -> str:
         name = self.query_one("#save-name", Input).value.strip()
         if not NAME.fullmatch(name):
-            self.fail(f"name: expected letters, digits, '-', '_' and '.', received {name!r}")
-            return
-        self.dismiss(name)
+            raise ValueError(f"name: expected letters, digits, '-', '_' and '.', received {name!r}")
+        return name
 
 
 class LearningRateDialog(SimpleDialog):
@@ -111,13 +127,35 @@ class LearningRateDialog(SimpleDialog):
             yield error_line()
             yield buttons("lr-ok", "Set")
 
-    def submit(self) -> None:
-        try:
-            self.dismiss(
-                parse_positive_float(self.query_one("#lr-value", Input).value, "learning rate")
+    def result(self) -> float:
+        return parse_positive_float(self.query_one("#lr-value", Input).value, "learning rate")
+
+
+class MoreEpochsDialog(SimpleDialog):
+    """A finished run asked to go on: how many more epochs (default the config's `[train]
+    epochs`). Returns an int >= 1."""
+
+    def __init__(self, default: int, done: int) -> None:
+        super().__init__()
+        self.default = default
+        self.done = done
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Train more epochs?", classes="dialog-title")
+            yield Static(
+                f"All epochs are done ({self.done} trained). Training goes on with the same "
+                "model and optimizer (verdict: continued) for as many more epochs as you say."
             )
-        except ValueError as exc:
-            self.fail(str(exc))
+            yield Input(str(self.default), placeholder="epochs", id="more-epochs")
+            yield error_line()
+            yield buttons("more-ok", "Train")
+
+    def result(self) -> int:
+        text = self.query_one("#more-epochs", Input).value.strip()
+        if not re.fullmatch(r"\d+", text) or int(text) < 1:
+            raise ValueError(f"epochs: expected a whole number >= 1 such as 5, received {text!r}")
+        return int(text)
 
 
 @dataclass(frozen=True)
@@ -140,12 +178,11 @@ class RebuildDialog(SimpleDialog):
             yield error_line()
             yield buttons("rebuild-ok", "Rebuild", variant="error")
 
-    def submit(self) -> None:
+    def result(self) -> RebuildChoice:
         text = self.query_one("#rebuild-seed", Input).value.strip()
         if text and not re.fullmatch(r"-?\d+", text):
-            self.fail(f"seed: expected an integer or nothing, received {text!r}")
-            return
-        self.dismiss(RebuildChoice(int(text) if text else None))
+            raise ValueError(f"seed: expected an integer or nothing, received {text!r}")
+        return RebuildChoice(int(text) if text else None)
 
 
 @dataclass(frozen=True)
@@ -181,15 +218,14 @@ class RecompileDialog(SimpleDialog):
     def optimizer_chosen(self) -> None:
         self.submit()
 
-    def submit(self) -> None:
+    @on(OptionList.OptionHighlighted)
+    def optimizer_highlighted(self) -> None:
+        self.recheck()
+
+    def result(self) -> RecompileChoice:
         options = self.query_one(OptionList)
         if options.highlighted is None:
-            self.fail("optimizer: choose one from the list")
-            return
+            raise ValueError("optimizer: choose one from the list")
         lr_text = self.query_one("#recompile-lr", Input).value
-        try:
-            lr = parse_positive_float(lr_text, "learning rate") if lr_text.strip() else None
-        except ValueError as exc:
-            self.fail(str(exc))
-            return
-        self.dismiss(RecompileChoice(OPTIMIZERS[options.highlighted], lr))
+        lr = parse_positive_float(lr_text, "learning rate") if lr_text.strip() else None
+        return RecompileChoice(OPTIMIZERS[options.highlighted], lr)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from weightwatch.engine.events import CheckpointInfo
-from weightwatch.tui.screens.base import Dialog, error_line
+from weightwatch.tui.screens.base import Dialog, DialogBody, error_line
 from weightwatch.tui.screens.dialogs import buttons
 
 
@@ -20,6 +20,34 @@ def age(seconds: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return f"{max(0.0, seconds):.0f} s ago"
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# Where HDF5 looks for its signature: offset 0, then 512, 1024, 2048, ... (a user block).
+HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
+
+
+def path_problem(text: str) -> str | None:
+    """Why the typed path cannot be a Keras weights file, or None. Checked in the picker, so
+    that nothing is sent (and nothing logged) until a load can really be attempted."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        return f"{text}: no such file"
+    if not path.is_file():
+        return f"{text}: not a file (type the path of a .weights.h5 file)"
+    if not path.name.endswith(".weights.h5"):
+        return f"{text}: not a .weights.h5 file (Keras 3 saves weights as NAME.weights.h5)"
+    try:
+        with path.open("rb") as file:
+            heads = []
+            for offset in HDF5_OFFSETS:
+                file.seek(offset)
+                heads.append(file.read(len(HDF5_SIGNATURE)))
+    except OSError as exc:
+        return f"{text}: cannot be read ({exc.strerror or exc})"
+    if HDF5_SIGNATURE not in heads:
+        return f"{text}: not an HDF5 file, so not Keras weights"
+    return None
 
 
 def _fmt(value: object, spec: str = "") -> str:
@@ -58,7 +86,8 @@ class CheckpointPicker(Dialog[str]):
         self.now = now
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -wide"):
+        # Scrolls: at 80x24 the buttons are below the fold, and Tab scrolls to them.
+        with DialogBody(classes="dialog -wide", id="picker-dialog"):
             yield Label("Load checkpoint", classes="dialog-title")
             with Horizontal(id="picker-body"):
                 yield OptionList(*[self._option(c) for c in self.checkpoints], id="checkpoint-list")
@@ -96,6 +125,10 @@ class CheckpointPicker(Dialog[str]):
     def path_typed(self) -> None:
         self.submit()
 
+    def problem(self) -> str | None:
+        path = self.query_one("#load-path", Input).value.strip()
+        return path_problem(path) if path else None
+
     @on(Button.Pressed)
     def button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
@@ -108,8 +141,9 @@ class CheckpointPicker(Dialog[str]):
         path = self.query_one("#load-path", Input).value.strip()
         highlighted = self.query_one(OptionList).highlighted
         if path:
-            if not Path(path).expanduser().is_file():
-                self.fail(f"{path}: no such file")
+            problem = path_problem(path)
+            if problem:
+                self.fail(problem)
                 return
             self.dismiss(str(Path(path).expanduser()))
         elif highlighted is not None:
