@@ -1,6 +1,6 @@
-"""The charts draw plotext's cells directly (plot_text.py): in every cell the same character and the
-same style as Textual's rendering of plotext's own ANSI output, for charts with lines, a legend and
-markers."""
+"""The charts draw plotext's cells directly (plot_text.py): in every cell of the figure the same
+character and the same style as Textual's rendering of plotext's own ANSI output, for charts with
+lines and markers (the title, legend and marker labels are the chart's own rows above it)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,13 @@ async def test_chart_lines_are_the_cells_textual_draws_from_plotexts_ansi_output
             assert chart.markers
             width, height = chart.size
             lines = chart.build_lines()  # also sizes and themes the figure, as drawing does
+            head = chart.head_rows()  # the title and label lane, drawn above plotext's figure
             ansi = Text.from_ansi(chart.plt.build())
             expected = Visual.to_strips(
-                chart, visualize(chart, ansi), width, height, chart.visual_style
+                chart, visualize(chart, ansi), width, height - head, chart.visual_style
             )
-            assert len(lines) == len(expected) == height
-            for mine, theirs in zip(lines, expected, strict=True):
+            assert len(lines) == height and len(expected) == height - head
+            for mine, theirs in zip(lines[head:], expected, strict=True):
                 assert mine.cell_length == theirs.cell_length == width
                 assert _cells(mine) == _cells(theirs)
             text = "\n".join(line.text for line in lines)

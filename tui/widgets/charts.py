@@ -1,5 +1,9 @@
 """The loss and weight-norm charts: plotext plots over session steps, a marker at every event.
 
+Marker labels sit in a lane above the plot, the legend beside the title, so that neither ever
+covers a trace; non-finite values are left out of the scale and marked ("nan") where they begin
+(chart_layout.py has the arithmetic).
+
 plotext (through textual-plotext's `Plot`) is imported when a chart first has points to draw, not
 when the dashboard is built: until then a chart shows its title and what it is waiting for, and
 the first frame comes ~30 ms sooner (docs/performance.md).
@@ -10,8 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, ClassVar
 
+from rich.style import Style
 from textual.app import RenderResult
 from textual.content import Content
 from textual.strip import Strip
@@ -19,8 +26,20 @@ from textual.visual import Visual, visualize
 from textual.widget import Widget
 from weightwatch.engine import events as ev
 from weightwatch.engine.telemetry import TelemetryStore
-from weightwatch.tui.widgets.plot_text import plot_strips
-from weightwatch.tui.widgets.theme import NEUTRAL, theme_rgb, verdict_variable
+from weightwatch.tui.widgets.chart_layout import (
+    X_AXIS_ROWS,
+    Y_AXIS_COLUMNS,
+    Label,
+    column_of,
+    finite_runs,
+    lane_cells,
+    lane_rows,
+    place_labels,
+    title_cells,
+    y_axis,
+)
+from weightwatch.tui.widgets.plot_text import cells_strip, plot_strips
+from weightwatch.tui.widgets.theme import NEUTRAL, theme_color, theme_rgb, verdict_variable
 
 KIND_LABELS = {
     "pause": "⏸",
@@ -35,7 +54,7 @@ KIND_LABELS = {
 }
 # A resume only gets a marker when it did something to the weights (the lineage says so).
 RESUME_LABELS = {ev.RESTORED: "load", ev.RESET: "RESET", ev.OPTIMIZER_RESET: "opt"}
-Y_AXIS_COLUMNS = 10  # what plotext's y labels and frame take from the width
+HOLE_COLOUR = "error"  # where a trace turns nan or inf
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,10 @@ def markers_for(events: Iterable[ev.Event]) -> list[Marker]:
     return markers
 
 
+def marker_colour(marker: Marker) -> str:
+    return verdict_variable(marker.verdict) if marker.verdict else NEUTRAL
+
+
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
     """About `count` round integer ticks (session steps) between lo and hi."""
     span = max(1.0, hi - lo)
@@ -78,29 +101,6 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first = int(-(-lo // step) * step)
     return list(range(first, int(hi) + 1, int(step)))
-
-
-def label_rows(
-    markers: list[Marker], x_range: tuple[float, float], columns: int, rows: int = 3
-) -> list[tuple[int, str]]:
-    """(row, alignment) for each marker's label so that neighbouring labels do not overlap.
-
-    Labels sit right of their line (left of it near the right edge), on the top row when there
-    is room, else one row down, up to `rows` rows.
-    """
-    x_lo, x_hi = x_range
-    ends = [-2] * rows  # the last column used on each row
-    placed = []
-    for marker in markers:
-        column = round((marker.x - x_lo) / max(1e-9, x_hi - x_lo) * (columns - 1))
-        align = "right" if column > 0.8 * columns else "left"
-        start = column - len(marker.label) + 1 if align == "right" else column
-        row = next(
-            (r for r in range(rows) if ends[r] < start - 1), min(range(rows), key=ends.__getitem__)
-        )
-        ends[row] = max(ends[row], start + len(marker.label) - 1)
-        placed.append((row, align))
-    return placed
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,10 @@ class Trace:
 class TimelineChart(Widget):
     """A chart over session steps; subclasses name the series it draws.
 
-    What textual-plotext's `PlotextPlot` does (a `Plot` per widget, drawn in a plotext theme made
-    from the app's theme), with the plot made on first use."""
+    Top to bottom: the title and legend, the label lane (one or two rows: chart_layout.py), then
+    a plotext figure (textual-plotext's `Plot`, made on first use, in a plotext theme made from
+    the app's theme) with exactly `Y_LABEL_WIDTH` columns of y labels on every chart. The marker
+    lines are drawn in the figure, under the traces; their labels only in the lane."""
 
     DEFAULT_CSS = """
     TimelineChart { width: 1fr; height: 1fr; }
@@ -131,15 +133,21 @@ class TimelineChart(Widget):
         self._plot: Any = None
         self.traces: list[Trace] = []
         self.markers: list[Marker] = []
+        self.holes: list[tuple[float, str]] = []
+        """Where a trace's values stop being finite, and what they were ("nan", "inf")."""
+        self.y_data: tuple[float, float] | None = None
+        """The finite values' range (what the y axis covers), None when there are none."""
         self.x_range: tuple[float, float] = (0.0, 1.0)
         self.last_cost = 0.0
         """Seconds the last build of the lines (plotext's build included) took."""
+        self._runs: list[tuple[Trace, list]] = []  # each trace's finite stretches
         self._version = 0  # bumped by every replot
         self._lines: list[Strip] = []
         self._lines_key: tuple | None = None
 
     def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+        # A replot, not just a refresh: the traces' and markers' colours come from the theme.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.replot())
 
     @property
     def plt(self) -> Any:
@@ -169,48 +177,59 @@ class TimelineChart(Widget):
         self.replot()
 
     def replot(self) -> None:
-        """Draw the stored traces and markers through this widget's own `plt`."""
+        """Draw the stored traces (their finite stretches) and marker lines through `plt`."""
         self._version += 1
+        self._split()
         if not self.has_points:  # the placeholder, no plotext
             self.refresh()
             return
         plt = self.plt
         plt.clear_data()
-        self._prepare()  # the theme first: plotext takes a text's background from it
-        plt.title(self.TITLE)
-        for trace in self.traces:
-            if trace.xs:
-                plt.plot(
-                    trace.xs,
-                    trace.ys,
-                    label=trace.label,
-                    marker="braille",
-                    color=theme_rgb(self.app, trace.colour),
-                )
-        y_lo, y_hi = self._y_range()
-        x_lo, x_hi = self.x_range
-        plt.xlim(x_lo, x_hi)
-        plt.xticks(nice_ticks(*self.x_range))
-        plt.ylim(y_lo, y_hi)
-        columns = max(8, self.size.width - Y_AXIS_COLUMNS)
-        row_height = (y_hi - y_lo) / max(4, self.size.height - 4)
-        for marker, (row, align) in zip(
-            self.markers, label_rows(self.markers, self.x_range, columns), strict=True
-        ):
-            colour = theme_rgb(
-                self.app, verdict_variable(marker.verdict) if marker.verdict else NEUTRAL
-            )
-            plt.vline(marker.x, color=colour)
-            plt.text(marker.label, marker.x, y_hi - row * row_height, color=colour, alignment=align)
+        self._prepare(max(1, self.size.height - self.head_rows()))
+        for x, variable in self._lines_at():  # first, so that the traces are drawn over them
+            plt.vline(x, color=theme_rgb(self.app, variable))
+        for trace, runs in self._runs:
+            for xs, ys in runs:
+                plt.plot(xs, ys, marker="braille", color=theme_rgb(self.app, trace.colour))
+        if not any(runs for _, runs in self._runs):
+            # Nothing finite to draw: one point below the frame, so that plotext still draws
+            # the axes (and the y labels that keep this chart aligned with the other).
+            plt.plot([self.x_range[0]], [-1.0], marker="braille")
         self.refresh()
 
-    def _y_range(self) -> tuple[float, float]:
-        ys = [y for trace in self.traces for y in trace.ys]
-        if not ys:
-            return 0.0, 1.0
-        lo, hi = min(ys), max(ys)
-        pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
-        return lo - pad * 0.5, hi + pad
+    def _split(self) -> None:
+        """Each trace's finite stretches, the range they cover, and where the rest were."""
+        self._runs, self.holes, values = [], [], []
+        for trace in self.traces:
+            runs, holes = finite_runs(trace.xs, trace.ys)
+            self._runs.append((trace, runs))
+            self.holes.extend(holes)
+            values.extend(y for _, ys in runs for y in (min(ys), max(ys)))
+        self.y_data = (min(values), max(values)) if values else None
+
+    def _lines_at(self) -> list[tuple[float, str]]:
+        """(step, colour variable) of every vertical line: the markers, then the holes."""
+        lines = [(m.x, marker_colour(m)) for m in self.markers]
+        return lines + [(x, HOLE_COLOUR) for x, _ in self.holes]
+
+    def lane_labels(self, width: int) -> list[Label]:
+        """The labels for the lane at this width: every marker's, and "nan"/"inf" where a trace
+        stops being finite (unless a NaN marker already says so in that column)."""
+        labels = [
+            Label(column_of(m.x, self.x_range, width), m.label, marker_colour(m))
+            for m in self.markers
+        ]
+        said = {label.column for label in labels if "NaN" in label.text}
+        for x, text in self.holes:
+            column = column_of(x, self.x_range, width)
+            if column not in said:
+                labels.append(Label(column, text, HOLE_COLOUR))
+        return labels
+
+    def head_rows(self) -> int:
+        """The rows above the figure: the title row and the label lane."""
+        height = self.size.height
+        return 1 + lane_rows(height) if height >= 2 else 0
 
     def render_line(self, y: int) -> Strip:
         """Textual's Line API: the lines come straight from plotext's cells, built once per
@@ -231,15 +250,45 @@ class TimelineChart(Widget):
                 self, visualize(self, self.waiting()), width, height, self.visual_style, pad=True
             )
         else:
-            self._prepare()
+            head = self.head_rows()
+            self._prepare(height - head)
+            base = self.visual_style.rich_style
             try:
-                lines = plot_strips(self.plt, self.visual_style.rich_style, width, height)
+                plot = plot_strips(self.plt, base, width, height - head, head)
             except AttributeError:  # a plotext without these internals: the ANSI way
-                lines = Visual.to_strips(
-                    self, visualize(self, self._ansi_text()), width, height, self.visual_style
-                )
+                text = visualize(self, self._ansi_text())
+                plot = Visual.to_strips(self, text, width, height - head, self.visual_style)
+            lines = self._head_strips(width, head) + plot
         self.last_cost = time.perf_counter() - start
         return lines
+
+    def _head_strips(self, width: int, head: int) -> list[Strip]:
+        """The title row (title and legend) and the lane rows, in the figure's colours."""
+        if not head:
+            return []
+        rows = head - 1
+        lane = lane_cells(place_labels(self.lane_labels(width), width, rows), width, rows)
+        styles: dict[str, Style] = {}
+        base = self.visual_style.rich_style
+        return [
+            cells_strip(self._runs_of(cells, styles), base, width, y)
+            for y, cells in enumerate([title_cells(self.TITLE, self._legend(), width), *lane])
+        ]
+
+    def _legend(self) -> list[tuple[str, str]]:
+        return [(trace.label, trace.colour) for trace in self.traces if trace.xs]
+
+    def _runs_of(self, cells: list[tuple[str, str]], styles: dict) -> list[tuple[str, Style]]:
+        """Cells grouped into runs of one colour, each styled on the figure's own surface."""
+        runs = []
+        for variable, group in groupby(cells, key=itemgetter(1)):
+            style = styles.get(variable)
+            if style is None:
+                colour = theme_color(self.app, variable or "foreground").rich_color
+                surface = theme_color(self.app, "surface").rich_color
+                style = styles[variable] = Style(color=colour, bgcolor=surface)
+            runs.append(("".join(char for char, _ in group), style))
+        return runs
 
     def waiting(self) -> Content:
         """The title and, a few lines down, what the chart is waiting for."""
@@ -258,11 +307,19 @@ class TimelineChart(Widget):
 
         return Text.from_ansi(self.plt.build())
 
-    def _prepare(self) -> None:
+    def _prepare(self, height: int) -> None:
+        """Size, theme and axes of the figure, `height` rows of the widget's width: the y axis
+        on round rows over the finite values, the x axis over the shared session-step range."""
         plt = self.plt
-        plt.plotsize(self.size.width, self.size.height)
-        plt._set_size(self.size.width, self.size.height)  # as PlotextPlot.render does
+        width = self.size.width
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot.render does
         plt.theme(self._plotext_theme())
+        axis = y_axis(*(self.y_data or (0.0, 1.0)), max(1, height - X_AXIS_ROWS))
+        plt.ylim(axis.lo, axis.hi)
+        plt.yticks(axis.ticks, axis.labels)
+        plt.xlim(*self.x_range)
+        plt.xticks(nice_ticks(*self.x_range))
 
     def _plotext_theme(self) -> str:
         """A plotext theme in the app theme's surface and foreground colours, registered with

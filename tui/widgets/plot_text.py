@@ -41,12 +41,14 @@ def _rows(plt) -> Iterator[list[tuple[str, Style | None]]]:
         yield runs
 
 
-def plot_strips(plt, base: Style, width: int, height: int) -> list[Strip]:
+def plot_strips(plt, base: Style, width: int, height: int, first_row: int = 0) -> list[Strip]:
     """Build `plt` and return `height` screen lines of `width` cells on the `base` style.
 
     Each run of marks and each run of spaces is its own segment carrying its offset, as in
     Textual's own rendering of text: the same cells, and SVG screenshots that place every mark
     where the terminal does (an exporter merges equal neighbours into one stretched run).
+    `first_row` is the widget row the figure's top row is drawn on (rows above it are the
+    chart's own).
     """
     combined: dict[Style | None, Style] = {}
     strips = []
@@ -57,11 +59,23 @@ def plot_strips(plt, base: Style, width: int, height: int) -> list[Strip]:
             if full is None:
                 full = combined[style] = base + style if style is not None else base
             for part in _WORDS.findall(text):
-                segments.append(Segment(part, full + _offset(x, y)))
+                segments.append(Segment(part, full + _offset(x, first_row + y)))
                 x += len(part)
         strips.append(Strip(segments, x).adjust_cell_length(width, base))
     blank = Strip.blank(width, base)
     return (strips + [blank] * height)[:height]
+
+
+def cells_strip(runs: list[tuple[str, Style]], base: Style, width: int, y: int) -> Strip:
+    """One screen line from runs of (characters, style), split and offset as `plot_strips` does
+    (the chart's own rows above plotext's figure: its title, legend and label lane)."""
+    segments, x = [], 0
+    for text, style in runs:
+        full = base + style
+        for part in _WORDS.findall(text):
+            segments.append(Segment(part, full + _offset(x, y)))
+            x += len(part)
+    return Strip(segments, x).adjust_cell_length(width, base)
 
 
 @lru_cache(maxsize=8192)
