@@ -56,8 +56,11 @@ async def test_live_tour_holds_between_steps_and_says_what_happened(tmp_path):
         assert "press n for the end of the tour" in caption(app)
         await pilot.press("n")
         await until(lambda: app.ended, pilot)
-        assert caption(app) == tour.OUTRO
-        await until(lambda: fake.status().state is S.RUNNING, pilot)  # the keys are yours
+        assert caption(app).startswith(tour.OUTRO)
+        assert "Training is paused at step 60: p resumes it." in caption(app)
+        await until(lambda: fake.status().state is S.PAUSED, pilot)  # the picture stays
+        await pilot.press("p")  # the keys are yours
+        await until(lambda: fake.status().state is S.RUNNING, pilot)
         assert fake.step(3 * GAP) == 3 * GAP  # no hold left behind
         assert app.check_action("next_stop", ()) is False  # n leaves the footer
     steps = {e.kind: e.session_step for e in fake.events() if e.kind != "started"}
