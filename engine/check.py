@@ -19,14 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .config import did_you_mean
+from .config import did_you_mean, show
 from .datafiles import ARRAY_NAMES, Arrays, load_data
 from .errors import BadInput, ConfigError, ScriptError
 from .script import Action, Script
 from .specs import CallbackSpec, Config
-from .usercode import _call_user, display_path, ensure_on_path, one_line, resolve_import
+from .trial import check_model, trial_fit
+from .usercode import as_exception, display_path, ensure_on_path, one_line, resolve_import, said
 
 # Re-exported: the engine and the tests import these from here.
 __all__ = [
@@ -80,6 +79,11 @@ def make_callback(
         raise error(
             f"{file}: {where}: {spec.label} rejected its arguments ({one_line(exc)})"
         ) from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a user class's constructor may raise anything, or exit
+        cause = as_exception(exc)
+        raise error(f"{file}: {where}: {spec.label} {said(cause)}") from cause
 
 
 def _callback_class(name: str, key: str, file: str, error: type[BadInput]) -> type:
@@ -120,6 +124,10 @@ def _check_kwargs(cls: type, spec: CallbackSpec, where: str, file: str, err: typ
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return  # nothing to compare against; the constructor will say
+    if cls.__module__.startswith("keras."):  # a user class may take what it likes
+        for key, value in spec.kwargs.items():
+            if key in params:
+                _check_type(params[key].default, value, f"{where}.{key}", file, err)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     accepted = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
@@ -131,19 +139,95 @@ def _check_kwargs(cls: type, spec: CallbackSpec, where: str, file: str, err: typ
             )
 
 
+# Keras arguments whose default is a string but that take a number of batches too.
+_STR_OR_INT = ("save_freq", "update_freq")
+
+
+def _check_type(default: Any, value: Any, key: str, file: str, err: type) -> None:
+    """A Keras callback stores its arguments and uses them only in a hook, mid-training
+    (`patience = "five"` fails at the end of an epoch): compare with the default's type now."""
+    if default is None or default is inspect.Parameter.empty or key.endswith(_STR_OR_INT):
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok, expected = number, "a number"
+    elif isinstance(default, str):
+        ok, expected = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise err(
+            f"{file}: {key}: expected {expected} (like its default {show(default)}), "
+            f"received {show(value)}"
+        )
+
+
 # --- compile names ------------------------------------------------------------------------------
 
 
-def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = ConfigError) -> None:
-    """Raise `error` unless Keras knows the optimizer `name`."""
+def _optimizer_classes() -> dict[str, type]:
+    """Every optimizer class keras.optimizers exports, by lowercase name; `get` knows only
+    some of them (Keras 3.15 exports Lamb but `get("lamb")` fails)."""
     import keras
 
-    names = [
-        n.lower()
+    return {
+        n.lower(): obj
         for n, obj in vars(keras.optimizers).items()
-        if isinstance(obj, type) and issubclass(obj, keras.optimizers.Optimizer)
-    ]
-    _check_name(keras.optimizers.get, name, names, key, file, "optimizer", error)
+        if isinstance(obj, type)
+        and issubclass(obj, keras.optimizers.Optimizer)
+        and obj is not keras.optimizers.Optimizer
+    }
+
+
+def make_optimizer(name: str, learning_rate: float | None = None) -> Any:
+    """A fresh optimizer from its name (any case), as the session and the check make it.
+
+    Raises:
+        ValueError: no optimizer of that name can be made without arguments.
+    """
+    import keras
+
+    try:
+        opt = keras.optimizers.get(name)
+    except ValueError:
+        cls = _optimizer_classes().get(name.lower())
+        if cls is None:
+            raise
+        try:
+            opt = cls()
+        except TypeError as exc:  # LossScaleOptimizer and friends wrap another optimizer
+            raise ValueError(f"{cls.__name__} cannot be made from its name alone") from exc
+    if learning_rate is not None:
+        opt.learning_rate = learning_rate
+    return opt
+
+
+def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = ConfigError) -> None:
+    """Raise `error` unless an optimizer of this name can be made."""
+    try:
+        make_optimizer(name)
+        return
+    except (ValueError, TypeError):
+        pass
+    names = [n for n, cls in _optimizer_classes().items() if _makes_alone(cls)]
+    raise error(
+        f'{file}: {key}: expected a Keras optimizer name, received "{name}"'
+        + did_you_mean(name.lower(), names)
+    )
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def _makes_alone(cls: type) -> bool:
+    """True when the class has no required argument (only those can be named)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not inspect.Parameter.empty or p.kind in _VARIADIC for p in params)
 
 
 def _check_name(
@@ -219,11 +303,13 @@ def check_config(config: Config) -> list[str]:
     notes = [_check_compile(config, file)]
     x, y, x_val, y_val = load_data(config)
     notes.append(_check_batches(config, file, len(x), x_val is not None))
-    notes.append(_check_model(config, builder, file, x, y))
+    model, note = check_model(config, builder, file, (x, y, x_val, y_val))
+    notes.append(note)
     for i, spec in enumerate(config.callbacks, start=1):
         make_callback(spec, file=file, index=i)
     names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
     notes.append(f"callbacks: {', '.join(names) or 'none'}")
+    notes.append(trial_fit(config, model, file, (x, y, x_val, y_val), make_callback))
     return notes
 
 
@@ -255,41 +341,6 @@ def _check_batches(config: Config, file: str, n: int, has_val: bool) -> str:
     return (
         f"data: {n} samples{split}, {batches} batches of {data.batch_size} per epoch"
         f"{per_epoch}{', plus validation data' if has_val else ''}"
-    )
-
-
-def _check_model(config: Config, builder: Callable, file: str, x: np.ndarray, y: np.ndarray) -> str:
-    """Build the model once and run two samples through it and the loss."""
-    import keras
-
-    spec = config.model
-    model = _call_user(
-        builder, spec.params, spec.builder, ("[model].builder", "[model].params"), file
-    )
-    if not isinstance(model, keras.Model):
-        raise ConfigError(
-            f'{file}: [model].builder: expected "{spec.builder}" to return a '
-            f"keras.Model, received a {type(model).__name__}"
-        )
-    try:
-        out = model(x[:2], training=False)
-    except Exception as exc:  # any layer may object to the input; say which data it was
-        raise ConfigError(
-            f"{file}: [model].builder: expected a model that takes the data's x "
-            f"(samples of shape {x.shape[1:]}), received one that fails: "
-            f"{one_line(exc)}"
-        ) from exc
-    try:
-        keras.losses.get(config.compile.loss)(y[:2], out)
-    except Exception as exc:  # shape or dtype mismatch between labels and outputs
-        raise ConfigError(
-            f'{file}: [compile].loss: expected "{config.compile.loss}" to compare '
-            f"the data's y (shape {y.shape[1:]}) with the model's output (shape "
-            f"{tuple(out.shape[1:])}), received an error: {one_line(exc)}"
-        ) from exc
-    return (
-        f"model: {spec.builder} built {type(model).__name__} with {len(model.layers)} "
-        f"layers, {model.count_params()} parameters, output shape {tuple(out.shape[1:])}"
     )
 
 

@@ -6,6 +6,7 @@ arrays, each problem a one-line `ConfigError` naming `[data].path`, `[data].load
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,15 @@ def load_data(config: Config) -> Arrays:
 
 
 def _read_npz(path: Path, file: str) -> Arrays:
+    _check_npz_sizes(path, file)
     try:
         with np.load(path, allow_pickle=False) as npz:  # never unpickle what a config points at
             arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except MemoryError as exc:  # what the headers declared fits, but not beside everything else
+        raise ConfigError(
+            f"{file}: [data].path: {path.name} does not fit in memory ({one_line(exc)})"
+        ) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(
             f"{file}: [data].path: expected an .npz archive numpy can read, "
             f"received {path.name} ({one_line(exc)})"
@@ -72,6 +78,64 @@ def _read_npz(path: Path, file: str) -> Arrays:
             f'{path.name}, received only "{only}"'
         )
     return arrays["x"], arrays["y"], arrays.get("x_val"), arrays.get("y_val")
+
+
+def _check_npz_sizes(path: Path, file: str) -> None:
+    """Read each array's header (shape and dtype) before numpy allocates it: a header may declare
+    far more than the file holds (373 GiB over a few bytes) or than this machine can hold."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [(info, _npy_header(archive, info)) for info in archive.infolist()]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return  # np.load below says what is wrong with the file
+    total = 0
+    for info, (shape, dtype) in members:
+        need = math.prod(shape) * dtype.itemsize
+        name = info.filename.removesuffix(".npy")
+        if need > info.file_size:  # the data cannot be in the file: its header lies
+            raise ConfigError(
+                f"{file}: [data].path: expected each array in {path.name} to hold what its "
+                f'header declares, received "{name}" that declares shape {shape} of {dtype} '
+                f"({_size(need)}) in {_size(info.file_size)}"
+            )
+        total += need
+    free = _available_memory()
+    if free is not None and total > free:
+        raise ConfigError(
+            f"{file}: [data].path: expected data that fits in memory, received {path.name} "
+            f"holding {_size(total)} ({_size(free)} available)"
+        )
+
+
+def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple, np.dtype]:
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0  # 2.0 and 3.0 share the layout
+        )
+        shape, _, dtype = read(member)
+    return tuple(shape), dtype
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.0f} {unit}"
+    return f"{n} bytes"
+
+
+def _available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None: no bound beyond the file's size."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _read_csv(path: Path, file: str) -> Arrays:
@@ -165,6 +229,3 @@ def _check_arrays(arrays: Arrays, key: str, file: str) -> None:
         raise ConfigError(
             f'{file}: {key}: expected at least one sample, received "x" of shape {arrays[0].shape}'
         )
-
-
-# --- callbacks ----------------------------------------------------------------------------------

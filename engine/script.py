@@ -20,22 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import (
+from .checkpoints import check_name
+from .config import callback_spec_from_table
+from .errors import CheckpointError, ScriptError
+from .tomlread import (
     INT_GE0,
     NUMBER_GE0,
+    PATH,
     POS_NUMBER,
     SEED,
     STR_LIST,
     STRING,
     Kind,
     TableReader,
-    callback_spec_from_table,
     did_you_mean,
     parse_toml,
     read_toml,
     show,
 )
-from .errors import ScriptError
 
 TRIGGER_KEYS = ("at_step", "at_epoch", "when")
 # Keys someone might write for the action's kind; they get a pointer to `do`.
@@ -60,7 +62,7 @@ ACTION_ARGS: dict[str, dict[str, tuple[Kind, bool]]] = {
     "pause": {},
     "resume": {},
     "save": {"name": (FILE_NAME, False)},
-    "load": {"checkpoint": (STRING, True)},
+    "load": {"checkpoint": (PATH, True)},
     "rebuild": {"seed": (SEED, False)},
     "recompile": {"optimizer": (STRING, True), "learning_rate": (POS_NUMBER, False)},
     "callbacks": {"set": (TABLES, True)},
@@ -189,6 +191,17 @@ def _finish_args(kind: str, args: dict[str, Any], reader: TableReader, folder: P
             )
             for i, table in enumerate(args["set"], start=1)
         ]
+    elif kind == "save" and args["name"] is not None:
+        try:  # the store's own rule (at most 100 characters), found now rather than mid-run
+            check_name(args["name"])
+        except CheckpointError:
+            reader.fail(
+                "name",
+                f"expected a checkpoint name of at most 100 characters, received "
+                f"{len(args['name'])} ({show(args['name'])})",
+            )
     elif kind == "screenshot":
+        if not PATH.accepts(args["path"]):
+            reader.fail("path", f"expected {PATH.expected}, received {show(args['path'])}")
         args["path"] = folder / Path(args["path"]).expanduser()
     return args

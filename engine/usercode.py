@@ -6,6 +6,7 @@ engine; imports no Keras.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import re
@@ -14,10 +15,77 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import did_you_mean
 from .errors import BadInput, ConfigError
+from .tomlread import did_you_mean
 
 _NOISE = ("Exception encountered when calling", "Arguments received by")
+# What weightwatch (and Keras under it) imports after a config's folder is put first on
+# sys.path: a keras.py or numpy/__init__.py beside the config would be imported instead.
+SHADOWABLE = (
+    "keras",
+    "tensorflow",
+    "tf_keras",
+    "numpy",
+    "h5py",
+    "ml_dtypes",
+    "absl",
+    "google",
+    "optree",
+    "namex",
+    "tensorboard",
+    "jax",
+    "scipy",
+    "textual",
+    "rich",
+    "plotext",
+    "textual_plotext",
+    "weightwatch",
+)
+
+
+class UserCodeExit(Exception):
+    """User code raised SystemExit, GeneratorExit or another BaseException that is not an
+    Exception. That is an error of that code (argparse exits on a bad command line), not a
+    reason for weightwatch to end without a word; only a real Ctrl+C (KeyboardInterrupt) is."""
+
+
+def as_exception(exc: BaseException) -> Exception:
+    """`exc` itself if it is an Exception, else a `UserCodeExit` that says what it did and
+    keeps its traceback."""
+    if isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, SystemExit):
+        said = f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    else:
+        said = f"raised {type(exc).__name__}" + (f": {one_line(exc)}" if str(exc) else "")
+    wrapped = UserCodeExit(said).with_traceback(exc.__traceback__)
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def said(exc: Exception) -> str:
+    """What user code did, for a message: `raised ValueError: ...` or `called sys.exit(2)`."""
+    if isinstance(exc, UserCodeExit):
+        return str(exc)
+    return f"raised {type(exc).__name__}: {one_line(exc)}"
+
+
+def check_shadowing(folder: Path, file: str) -> None:
+    """Refuse a module beside the config that would be imported instead of a library.
+
+    Raises:
+        ConfigError: `<file>: keras.py: shadows the installed "keras" ...`.
+    """
+    folder = Path(folder)
+    suffixes = importlib.machinery.all_suffixes()  # .py, .pyc, extension modules
+    for name in SHADOWABLE:
+        candidates = [folder / name / "__init__.py", *(folder / (name + s) for s in suffixes)]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is not None:
+            raise ConfigError(
+                f'{file}: {found.relative_to(folder)}: shadows the installed "{name}" (the '
+                "config's folder comes first on sys.path so that its modules import); rename it"
+            )
 
 
 def display_path(path: Path) -> str:
@@ -65,8 +133,13 @@ def resolve_import(
         obj = importlib.import_module(module_name)
     except ImportError as exc:
         raise error(f"{prefix} ({one_line(exc)})") from exc
-    except Exception as exc:  # a user module may raise anything (or be a SyntaxError) on import
-        raise error(f"{prefix} ({type(exc).__name__}: {one_line(exc)})") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a user module may raise anything (or exit) on import
+        cause = as_exception(exc)
+        user_exit = isinstance(cause, UserCodeExit)
+        why = f"the module {cause}" if user_exit else f"{type(cause).__name__}: {one_line(cause)}"
+        raise error(f"{prefix} ({why})") from cause
     for part in attr_path.split(".") if attr_path else ():
         if not hasattr(obj, part):
             raise error(
@@ -89,10 +162,8 @@ def _call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], fil
         pass  # no signature to inspect (a builtin, say): just call it
     try:
         return fn(**params)
-    except Exception as exc:  # the user's own code failed: report it as bad input, in one line
-        raise ConfigError(
-            f'{file}: {keys[0]}: "{spec}" raised {type(exc).__name__}: {one_line(exc)}'
-        ) from exc
-
-
-# --- data ---------------------------------------------------------------------------------------
+    except KeyboardInterrupt:
+        raise  # a real Ctrl+C: the person wants out
+    except BaseException as exc:  # the user's own code failed (or exited): bad input, one line
+        cause = as_exception(exc)
+        raise ConfigError(f'{file}: {keys[0]}: "{spec}" {said(cause)}') from cause

@@ -50,6 +50,7 @@ def test_good_configs_pass_with_notes():
         "data: 64 samples, 2 batches of 32 per epoch",
         "model: tiny_model:build built Sequential with 2 layers, 49 parameters, output shape (1,)",
         "callbacks: none",
+        "trial: one batch trained",
     ]
     notes = check_config(load_config("good_full.toml"))
     assert notes[0] == (
@@ -59,6 +60,7 @@ def test_good_configs_pass_with_notes():
         "data: 48 samples, 3 batches of 16 per epoch, 2 steps per epoch, plus validation data"
     )
     assert notes[3] == "callbacks: EarlyStopping, ModelCheckpoint (disabled), CountBatches"
+    assert notes[4] == "trial: one batch trained and one validated, calling 2 callbacks"
     assert check_config(load_config("good_csv.toml"))[1] == (
         "data: 20 samples (15 for training, 5 for validation), 2 batches of 8 per epoch"
     )
