@@ -20,10 +20,12 @@ from weightwatch.tui.widgets.chart_layout import (
     y_axis,
 )
 from weightwatch.tui.widgets.charts import LossChart, NormChart
+from weightwatch.tui.widgets.theme import theme_color
 
 from .conftest import make_app, make_fake, running
 
 SIZE = (120, 40)
+LIGHT = "catppuccin-latte"
 BRAILLE = range(0x2800, 0x2900)
 
 
@@ -78,6 +80,37 @@ def test_four_markers_snapshot(snap_compare):
         await drawn(pilot)
 
     assert snap_compare(make_app(fake), terminal_size=SIZE, run_before=run_before)
+
+
+def test_four_markers_light_theme_snapshot(snap_compare):
+    fake = make_fake(Path("runs/snapshot"))
+
+    async def run_before(pilot) -> None:
+        pilot.app.theme = LIGHT
+        await running(pilot, fake)
+        four_markers(fake)
+        await drawn(pilot)
+
+    assert snap_compare(make_app(fake), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_marker_labels_take_the_light_themes_colours(fake):
+    """No dark boxes behind the labels on a light theme: each label cell is on the theme's
+    surface, in a colour of the theme that is not the surface."""
+    app = make_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = LIGHT
+        await running(pilot, fake)
+        four_markers(fake)
+        await drawn(pilot)
+        surface = theme_color(app, "surface").rich_color
+        chart = app.dashboard.query_one(LossChart)
+        lane = chart.build_lines()[1 : chart.head_rows()]
+        cells = [(seg.style, ch) for line in lane for seg in line for ch in seg.text]
+        marks = [style for style, ch in cells if ch.strip()]
+        assert len(marks) == len("⏸save⏸RESET⏸save")
+        assert all(style.bgcolor == surface and style.color != surface for style in marks)
+        assert {style.color for style in marks} >= {theme_color(app, "error").rich_color}
 
 
 async def test_four_close_markers_label_only_the_lane_and_line_up_on_both_charts(fake):
