@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import restart, transitions  # noqa: E402
-from .check import ensure_on_path, load_data, resolve_import
+from .check import check_optimizer, ensure_on_path, load_data, make_optimizer, resolve_import
 from .check import one_line as check_one_line  # noqa: E402
 from .control_callback import ControlCallback  # noqa: E402
 from .data import BatchFeed  # noqa: E402
@@ -29,6 +29,8 @@ from .errors import BadInput  # noqa: E402
 from .events import Event, SessionState  # noqa: E402
 from .probe import SENTINEL, TelemetryProbe  # noqa: E402
 from .runlog import RunLog  # noqa: E402
+from .trial import check_val_shapes  # noqa: E402
+from .usercode import call_builder, display_path  # noqa: E402
 from .weights import fingerprint, global_norm, model_step  # noqa: E402
 
 FLUSH_SECONDS = 0.2
@@ -107,6 +109,8 @@ class Trainer:
         if xv is None and cfg.data.validation_split > 0:
             cut = int(len(x) * (1 - cfg.data.validation_split))
             x, y, xv, yv = x[:cut], y[:cut], x[cut:], y[cut:]
+        file = display_path(cfg.path)
+        check_val_shapes(cfg, file, (x, y, xv, yv))  # else Keras fails at the first epoch's end
         self.validation = (xv, yv) if xv is not None else None
         self.feed = BatchFeed(
             x,
@@ -116,8 +120,9 @@ class Trainer:
             shuffle=cfg.data.shuffle,
             steps_per_epoch=cfg.train.steps_per_epoch,
         )
-        self.builder = resolve_import(cfg.model.builder, "[model].builder", cfg.path)
-        self.model = self.build_model(cfg.run.seed)
+        self.builder = resolve_import(cfg.model.builder, "[model].builder", file)
+        check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
+        self.model = self.build_model(cfg.run.seed, name_key=True)
         self.instance = 1
         entries = transitions.make_entries(list(cfg.callbacks), cfg.path, s.run_dir)
         self.dispatcher.replace(entries, self.model, None)
@@ -343,9 +348,9 @@ class Trainer:
         )
 
     # ----- model -------------------------------------------------------------------------
-    def build_model(self, seed: int):
+    def build_model(self, seed: int, *, name_key: bool = False):
         keras.utils.set_random_seed(seed)
-        model = self.builder(**self.config.model.params)
+        model = call_builder(self.builder, self.config, name_key=name_key)
         if not isinstance(model, keras.Model):
             raise BadInput(
                 f"{self.config.path.name}: [model].builder: expected a keras.Model, "
@@ -355,9 +360,7 @@ class Trainer:
         return model
 
     def compile(self, model, optimizer: str, learning_rate: float | None) -> None:
-        opt = keras.optimizers.get(optimizer)
-        if learning_rate is not None:
-            opt.learning_rate = learning_rate
+        opt = make_optimizer(optimizer, learning_rate)  # "lamb" too, which get() does not know
         c = self.config.compile
         if self.probe is not None and self.probe.model is model:
             self.flush()

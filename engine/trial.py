@@ -61,7 +61,7 @@ def check_model(config: Config, builder: Callable, file: str, arrays: Arrays) ->
             f"keras.Model, received a {type(model).__name__}"
         )
     x, y, x_val, y_val = arrays
-    _check_val_shapes(config, file, arrays)
+    check_val_shapes(config, file, arrays)
     out = _forward(model, x, "x", file)
     _check_loss(config, file, y, out, "y")
     if x_val is not None:
@@ -76,7 +76,7 @@ def check_model(config: Config, builder: Callable, file: str, arrays: Arrays) ->
     return model, note
 
 
-def _check_val_shapes(config: Config, file: str, arrays: Arrays) -> None:
+def check_val_shapes(config: Config, file: str, arrays: Arrays) -> None:
     """Validation samples must look like training samples (Keras finds out at epoch end)."""
     for train, val in ((0, 2), (1, 3)):
         a, b = arrays[train], arrays[val]

@@ -167,3 +167,27 @@ def _call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], fil
     except BaseException as exc:  # the user's own code failed (or exited): bad input, one line
         cause = as_exception(exc)
         raise ConfigError(f'{file}: {keys[0]}: "{spec}" {said(cause)}') from cause
+
+
+def call_builder(builder: Callable, config: Any, *, name_key: bool = False) -> Any:
+    """Call the config's model builder with its params, as the session does.
+
+    A SystemExit (or another BaseException that is not an Exception) becomes `UserCodeExit`. With
+    `name_key` (at start, where the message is the line a person reads first) any failure is a
+    `ConfigError` naming the file and `[model].builder`, chained to the cause so that the dialog
+    still shows the user's traceback.
+    """
+    try:
+        return builder(**config.model.params)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        cause = as_exception(exc)
+        if name_key:
+            raise ConfigError(
+                f'{display_path(config.path)}: [model].builder: "{config.model.builder}" '
+                f"{said(cause)}"
+            ) from cause
+        if cause is exc:
+            raise
+        raise cause from exc
