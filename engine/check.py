@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .callback_paths import check_paths
 from .config import did_you_mean, show
 from .datafiles import ARRAY_NAMES, Arrays, load_data
 from .errors import BadInput, ConfigError, ScriptError
@@ -305,6 +306,7 @@ def check_config(config: Config) -> list[str]:
     notes.append(_check_batches(config, file, len(x), x_val is not None))
     model, note = check_model(config, builder, file, (x, y, x_val, y_val))
     notes.append(note)
+    check_paths(config.callbacks, config.run.run_dir, file, error=ConfigError)  # in run_dir
     for i, spec in enumerate(config.callbacks, start=1):
         make_callback(spec, file=file, index=i)
     names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
@@ -370,7 +372,7 @@ def check_script(script: Script, config: Config) -> list[str]:
                 f'({quit_at}), received "{action.kind}"'
             )
         last_step = _check_trigger(action, last_step, config, file)
-        _check_action_args(action, file)
+        _check_action_args(action, file, config.run.run_dir)
         quit_at = action.where if action.kind == "quit" else None
     kinds = ", ".join(action.kind for action in script.actions)
     return [f"script: {len(script.actions)} actions ({kinds})"]
@@ -399,10 +401,12 @@ def _check_trigger(
     return trigger.value, action.where
 
 
-def _check_action_args(action: Action, file: str) -> None:
+def _check_action_args(action: Action, file: str, run_dir: Path) -> None:
     if action.kind == "recompile":
         check_optimizer(action.args["optimizer"], f"{action.where}.optimizer", file, ScriptError)
     elif action.kind == "callbacks":
+        at = f"{action.where}.set"  # relative paths stay inside the run directory
+        check_paths(action.args["set"], run_dir, file, lambda i: f"{at}[{i}]", ScriptError)
         for i, spec in enumerate(action.args["set"], start=1):
             make_callback(
                 spec, file=file, index=i, where=f"{action.where}.set[{i}]", error=ScriptError

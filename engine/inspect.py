@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .callback_paths import callback_files
 from .checkpoints import CheckpointStore
 from .errors import BadInput
 from .runlog import read_run
 
 
 def inspect_run(run_dir: Path) -> dict:
-    """{checkpoints (with `loadable`), segments, events} of the latest session in `run_dir`."""
+    """{checkpoints (with `loadable`), segments, events} of the latest session in `run_dir`, and
+    `callback_files`: for every path callbacks were given (any session), the files there now."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise BadInput(f"{run_dir}: no such run directory")
@@ -36,4 +38,9 @@ def inspect_run(run_dir: Path) -> dict:
             }
         )
     events, segments = read_run(run_dir)
-    return {"checkpoints": checkpoints, "segments": segments, "events": events}
+    return {
+        "checkpoints": checkpoints,
+        "segments": segments,
+        "events": events,
+        "callback_files": callback_files(run_dir),
+    }

@@ -140,6 +140,7 @@ class Trainer:
                 "epochs": self.target_epochs,
                 "from": s.from_checkpoint,
                 "run_dir": str(s.run_dir),
+                "callback_paths": transitions.recorded_paths(cfg.callbacks, s.run_dir),
             },
         )
         s._set_state(SessionState.RUNNING)

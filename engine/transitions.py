@@ -7,11 +7,11 @@ session's (epoch, step) with the new state (a load, rebuild, recompile or callba
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .check import make_callback
+from .callback_paths import PATH_ARGUMENTS, in_run_dir, recorded_paths  # noqa: F401
+from .check import display_path, make_callback
 from .errors import BadInput, CommandRejected
 from .events import CONTINUED, OPTIMIZER_RESET, RESET, RESTORED, SessionState
 from .specs import CallbackSpec
@@ -19,25 +19,20 @@ from .specs import CallbackSpec
 RUNNING_LIKE = (SessionState.RUNNING, SessionState.HOLDING)
 
 
-# Callback arguments that name files: relative ones land in the run directory, where the
-# checkpoint picker and `inspect` look, not wherever the process happened to start.
-PATH_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
-
-
-def in_run_dir(spec: CallbackSpec, run_dir: Path) -> CallbackSpec:
-    kwargs = dict(spec.kwargs)
-    for key in PATH_ARGUMENTS:
-        value = kwargs.get(key)
-        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-            kwargs[key] = str(run_dir / value)
-    return replace(spec, kwargs=kwargs) if kwargs != spec.kwargs else spec
-
-
 def make_entries(specs: list[CallbackSpec], file, run_dir: Path) -> list:
     """Instantiate callbacks (enabled or not, so a toggle costs nothing later). The entries keep
-    the spec as written; the instance gets paths inside the run directory."""
+    the spec as written; the instance gets paths inside the run directory (callback_paths.py:
+    a relative path that leaves it is refused, in one line, before anything changes)."""
+    shown = display_path(file) if file else ""
     return [
-        (spec, make_callback(in_run_dir(spec, run_dir), file=file, index=i + 1))
+        (
+            spec,
+            make_callback(
+                in_run_dir(spec, run_dir, file=shown, where=f"[[callbacks]][{i + 1}]"),
+                file=file,
+                index=i + 1,
+            ),
+        )
         for i, spec in enumerate(specs)
     ]
 
@@ -143,6 +138,7 @@ def set_callbacks(t, specs):
             **detail,
             "callbacks": [s.label for s in specs if s.enabled],
             "disabled": [s.label for s in specs if not s.enabled],
+            "callback_paths": recorded_paths(specs, t.session.run_dir),  # for `inspect`
         },
     )
     return verdict, running

@@ -33,6 +33,7 @@ def inspect_command(run_dir: Path, as_json: bool = False) -> int:
             f"{_fmt(c['loss'], '.4g'):>9} {_fmt(c['global_norm'], '.4g'):>9} "
             f"{(c['fingerprint'] or '-')[:12]:12} {ok}"
         )
+    print_callback_files(data["callback_files"])
     print(f"\nsegments ({len(data['segments'])})")
     for s in data["segments"]:
         end = _fmt(s["end_session_step"])
@@ -53,3 +54,15 @@ def inspect_command(run_dir: Path, as_json: bool = False) -> int:
             f"{e['kind']}{verdict}  {extra}"
         )
     return 0
+
+
+def print_callback_files(entries: list[dict]) -> None:
+    """Every path a callback was given, and what is on disk there (absolute ones included)."""
+    print(f"\ncallback files ({sum(len(e['files']) for e in entries)})")
+    for e in entries:
+        where = "" if e["inside_run_dir"] else "  [outside the run directory]"
+        print(f"  {e['callback']} {e['key']} = {e['path']}{where}")
+        for f in e["files"]:
+            print(f"    {f['path']}  {f['size']} bytes")
+        if not e["files"]:
+            print("    (nothing there yet)")
