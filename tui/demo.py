@@ -157,18 +157,15 @@ class DemoApp(WeightwatchApp):
             self.caption(f"{after}  {self._go_on()}")
         self.ended = True
         self.refresh_bindings()
-        if self.autoplay is not None:
-            self.caption(OUTRO)
-            self._let_go()
-            await asyncio.sleep(2 * self.autoplay)
-            await self.action_quit()
-            return
         st = self.session.status()
         if self._held:  # paused, not let go: the five markers stay where the class saw them
             self._held = False
             self.send("pause", self.session.pause)
         state = "paused" if st.state is S.HOLDING else st.state.value
         self.caption(f"{OUTRO}  Training is {state} at step {st.session_step}: p resumes it.")
+        if self.autoplay is not None:
+            await asyncio.sleep(2 * self.autoplay)
+            await self.action_quit()
 
     async def _held_then_go(self, after: str | None) -> bool:
         """Wait for the hold (or for training to park), say so, then wait for `n`."""

@@ -141,7 +141,9 @@ async def test_autoplay_runs_the_whole_tour_then_quits_with_the_report(tmp_path)
     shown = "\n".join(app.captions)
     for i in range(len(tour.TOUR)):
         assert tour.before_text(i) in shown
-    assert "next step follows in 0.05 s" in shown and app.captions[-1] == tour.OUTRO
+    assert "next step follows in 0.05 s" in shown and app.captions[-1].startswith(tour.OUTRO)
+    assert r["events"][-2]["kind"] == "pause"  # the last picture stays until it quits
+    assert r["events"][-2]["session_step"] == 60
 
 
 def ev(kind, verdict=None, before=1.0, after=1.0, step=0, **detail) -> Event:
