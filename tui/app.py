@@ -33,6 +33,7 @@ from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
+from weightwatch.tui.widgets.chart_view import CHART_BINDINGS, CHART_HELP, change_view
 
 # The modal screens are imported where they open, not here: ~45 ms less before the first frame
 # (docs/performance.md). The first dialog of a session opens that much later, once.
@@ -79,6 +80,7 @@ class WeightwatchApp(App[dict | None]):
             tooltip="Stop training, write the report and exit",
             id="quit.ctrl_c",
         ),
+        *CHART_BINDINGS,
     ]
 
     class EventRecorded(Message):
@@ -388,11 +390,15 @@ class WeightwatchApp(App[dict | None]):
         if value is not None:
             self.send("set_lr", partial(self.session.set_lr, value))
 
+    def action_chart_view(self, change: str) -> None:
+        """Window, zoom, log scale or smoothing of the charts (keys: CHART_BINDINGS)."""
+        change_view(self.dashboard, change)
+
     def action_help(self) -> None:
         from weightwatch.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen([*DASHBOARD_BINDINGS, *self.BINDINGS]))
+            self.push_screen(HelpScreen([*DASHBOARD_BINDINGS, *self.BINDINGS, *CHART_HELP]))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every dashboard action is in the command palette too."""

@@ -38,6 +38,7 @@ from weightwatch.tui.widgets.chart_layout import (
     title_cells,
     y_axis,
 )
+from weightwatch.tui.widgets.chart_view import ChartView, log_axis, log_runs, smoothed, windowed
 from weightwatch.tui.widgets.plot_text import cells_strip, plot_strips
 from weightwatch.tui.widgets.theme import NEUTRAL, theme_color, theme_rgb, verdict_variable
 
@@ -55,6 +56,8 @@ KIND_LABELS = {
 # A resume only gets a marker when it did something to the weights (the lineage says so).
 RESUME_LABELS = {ev.RESTORED: "load", ev.RESET: "RESET", ev.OPTIMIZER_RESET: "opt"}
 HOLE_COLOUR = "error"  # where a trace turns nan or inf
+SMOOTH_COLOUR = "warning"
+MAX_HOLES = 3  # marked per trace: a loss that keeps flipping to nan must not fill the lane
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class TimelineChart(Widget):
     TITLE: ClassVar[str] = ""
     SERIES: ClassVar[tuple[tuple[str, str, str], ...]] = ()  # (series, legend, colour variable)
     WAITING: ClassVar[str] = "waiting for the first training step…"
+    LOG_SCALE: ClassVar[bool] = False  # whether the view's log scale applies to this chart
+    SMOOTHED: ClassVar[str | None] = None  # the legend label of the trace a smoothed one follows
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -138,6 +143,8 @@ class TimelineChart(Widget):
         self.y_data: tuple[float, float] | None = None
         """The finite values' range (what the y axis covers), None when there are none."""
         self.x_range: tuple[float, float] = (0.0, 1.0)
+        self.view = ChartView()
+        """Window, log scale, smoothing: set by the app's keys (chart_view.change_view)."""
         self.last_cost = 0.0
         """Seconds the last build of the lines (plotext's build included) took."""
         self._runs: list[tuple[Trace, list]] = []  # each trace's finite stretches
@@ -167,7 +174,7 @@ class TimelineChart(Widget):
     ) -> None:
         """Read this chart's series, decimated to its width, and redraw."""
         width = max(8, self.size.width - Y_AXIS_COLUMNS)
-        lo, hi = x_range
+        lo, hi = windowed(x_range, self.view, telemetry.last_x())
         self.traces = [
             Trace(label, *telemetry.window(name, lo, hi, width), colour)
             for name, label, colour in self.SERIES
@@ -202,8 +209,12 @@ class TimelineChart(Widget):
         self._runs, self.holes, values = [], [], []
         for trace in self.traces:
             runs, holes = finite_runs(trace.xs, trace.ys)
+            runs = log_runs(runs) if self.log else runs
             self._runs.append((trace, runs))
-            self.holes.extend(holes)
+            self.holes.extend(holes[:MAX_HOLES])
+            if self.view.smooth and trace.label == self.SMOOTHED:
+                follow = Trace("smoothed", [], [], SMOOTH_COLOUR)
+                self._runs.append((follow, [smoothed(xs, ys) for xs, ys in runs]))
             values.extend(y for _, ys in runs for y in (min(ys), max(ys)))
         self.y_data = (min(values), max(values)) if values else None
 
@@ -272,11 +283,20 @@ class TimelineChart(Widget):
         base = self.visual_style.rich_style
         return [
             cells_strip(self._runs_of(cells, styles), base, width, y)
-            for y, cells in enumerate([title_cells(self.TITLE, self._legend(), width), *lane])
+            for y, cells in enumerate([title_cells(self.title(), self._legend(), width), *lane])
         ]
 
     def _legend(self) -> list[tuple[str, str]]:
-        return [(trace.label, trace.colour) for trace in self.traces if trace.xs]
+        return [(trace.label, trace.colour) for trace, runs in self._runs if runs or trace.xs]
+
+    @property
+    def log(self) -> bool:
+        return self.LOG_SCALE and self.view.log_loss
+
+    def title(self) -> str:
+        """The title, and what the view changes ("loss · last 500 steps · log")."""
+        changes = self.view.describe(log=self.LOG_SCALE, smooth=self.SMOOTHED is not None)
+        return f"{self.TITLE} · {changes}" if changes else self.TITLE
 
     def _runs_of(self, cells: list[tuple[str, str]], styles: dict) -> list[tuple[str, Style]]:
         """Cells grouped into runs of one colour, each styled on the figure's own surface."""
@@ -315,7 +335,9 @@ class TimelineChart(Widget):
         plt.plotsize(width, height)
         plt._set_size(width, height)  # as PlotextPlot.render does
         plt.theme(self._plotext_theme())
-        axis = y_axis(*(self.y_data or (0.0, 1.0)), max(1, height - X_AXIS_ROWS))
+        axis = (log_axis if self.log else y_axis)(
+            *(self.y_data or (0.0, 1.0)), max(1, height - X_AXIS_ROWS)
+        )
         plt.ylim(axis.lo, axis.hi)
         plt.yticks(axis.ticks, axis.labels)
         plt.xlim(*self.x_range)
@@ -342,6 +364,8 @@ class LossChart(TimelineChart):
 
     TITLE = "loss"
     SERIES = (("loss", "train", "primary"), ("val_loss", "validation", "accent"))
+    LOG_SCALE = True
+    SMOOTHED = "train"
 
 
 class NormChart(TimelineChart):
