@@ -65,3 +65,17 @@ def write_report(report: dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, json.loads(json.dumps(report, default=float)))
+
+
+def training_error(events) -> str | None:
+    """What ended training, if an error did: the message of the last `diverged` event or error
+    raised while training (the model or a callback), unless training finished or was resumed
+    after it. A refused command or a failed script action (a bad load) ends nothing: None."""
+    for event in reversed(events):
+        if event.kind in ("finished", "resume", "started"):
+            return None
+        if event.kind == "diverged" or (
+            event.kind == "error" and event.detail.get("action") == "training"
+        ):
+            return str(event.detail.get("message") or event.kind)
+    return None

@@ -206,10 +206,11 @@ class Trainer:
             )
         except (RestartFit, Quit):
             raise
-        except Exception as e:
-            # A TensorFlow error came from inside the step (the batch did not train); anything
-            # else came from a callback after the batch had trained.
-            if not _is_op_error(e):
+        except Exception:
+            # Count the batch only if it trained: the probe writes its row at the end of the
+            # step, so an error inside it (TensorFlow's, or tracing a model that cannot take
+            # the data) leaves none, while a callback that raised after the batch finds it.
+            if self.probe is not None and self.probe_base + self.probe.written > self.done:
                 control.finish_batch()
             raise
         finally:
@@ -545,12 +546,6 @@ def _fail_pending(session) -> None:
     for hold in holds:
         if not hold.future.done():
             hold.future.set_exception(CommandRejected("the session has stopped"))
-
-
-def _is_op_error(exc: BaseException) -> bool:
-    import tensorflow as tf
-
-    return isinstance(exc, tf.errors.OpError)
 
 
 def _finite(v) -> bool:

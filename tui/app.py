@@ -425,10 +425,16 @@ class WeightwatchApp(App[dict | None]):
     def _finish(self) -> None:
         if self.finished.is_set():
             return
+        self.write_final_report()
+        self.exit(self.report, return_code=1 if self.internal_error else 0)
+
+    def write_final_report(self) -> None:
+        """Take the session's report and write it (run directory and `--report`), once."""
+        if self.finished.is_set():
+            return
         self.report = self.session.report()
         self._write_report(self.report)
         self.finished.set()
-        self.exit(self.report, return_code=1 if self.internal_error else 0)
 
     def _write_report(self, report: dict) -> None:
         text = json.dumps(report, indent=2, default=str)

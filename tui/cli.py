@@ -2,7 +2,8 @@
 
 Startup stays light (no TensorFlow): bad input is reported in a fraction of a second, and the
 dashboard draws its first frame before the training thread imports TensorFlow.
-Exit codes: 0 success, 2 bad input (one line naming the file and key), 1 internal error.
+Exit codes: 0 success, 2 bad input (one line naming the file and key), 1 internal error, 3
+training ended in an error (see `launch.finish_message`).
 """
 
 from __future__ import annotations

@@ -9,11 +9,16 @@ Triggers are exact: the hold for an action's trigger is registered while trainin
 at the previous trigger (or before training starts: the app registers the first one before it
 starts the training thread), and training is only released once the next hold is in place. A
 failed action becomes an `error` event (`session.note_error`) and the script goes on.
+
+Every wait gives way to a quit: when the app finishes (SIGTERM or SIGINT, or a script's own
+`quit`) or crashes, whatever the script was waiting for (a `wait`, a trigger, a command) is
+cancelled, so that the process ends within seconds with its report written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, SelectionList, TextArea
+from weightwatch.engine.atomic import os_reason
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.app import WeightwatchApp
@@ -38,6 +44,7 @@ from weightwatch.tui.screens.dialogs import (
 from weightwatch.tui.screens.picker import CheckpointPicker
 
 COMMAND_TIMEOUT_S = 120.0
+QUIT_WAIT_S = 20.0  # the app's own quit timeout (15 s) and a little: then the report anyway
 UNREACHABLE_AFTER_S = 1.0  # parked (not held) this long with the hold pending: never reached
 
 
@@ -72,9 +79,35 @@ async def run_headless(
 ) -> dict | None:
     """Run `script` against `session` with no screen; returns the report (also written)."""
     app = WeightwatchApp(session, script=script, report_path=report_path)
-    async with app.run_test(headless=True, size=size, notifications=True) as pilot:
-        await run_script(app, pilot, script)
+    await run_app_headless(app, script, size=size)
     return app.report
+
+
+async def run_app_headless(app: WeightwatchApp, script: Any, size=(120, 40)) -> None:
+    """Run the script in `app` until it ends or the app does; the report is written whatever
+    happened (an app that crashed: its error becomes `app.internal_error`)."""
+    try:
+        async with app.run_test(headless=True, size=size, notifications=True) as pilot:
+            await until_app_ends(app, run_script(app, pilot, script))
+    except Exception as exc:  # a bug in the app or the runner: keep the run's record anyway
+        app.internal_error = app.internal_error or exc
+    if not app.finished.is_set():
+        stopped = asyncio.wrap_future(app.session.stop())  # resolves once the thread returned
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stopped, QUIT_WAIT_S)
+        app.write_final_report()
+
+
+async def until_app_ends(app: WeightwatchApp, work: Any) -> None:
+    """Await `work` (the script), cancelling it as soon as the app has finished or crashed."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        if app.finished.is_set() or app._exception is not None:
+            task.cancel()
+            break
+        await asyncio.wait({task}, timeout=0.05)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def run_script(app: WeightwatchApp, pilot: Pilot, script: Any) -> None:
@@ -318,8 +351,13 @@ class ScriptRunner:
         self.app.dashboard.tick(force=True)
         await self.pilot.pause()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.app.export_screenshot())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.app.export_screenshot())
+        except OSError as exc:  # an unwritable folder, a full disk: the session goes on
+            in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+            reason = "a file stands where a folder should be" if in_the_way else os_reason(exc)
+            raise ActionFailed(f"cannot write {path} ({reason})") from None
 
     async def do_wait(self, seconds: float) -> None:
         self.let_go()

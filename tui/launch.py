@@ -106,7 +106,7 @@ def run_interactive(config, run_dir, ref, report) -> int:
     session.listener = app.session_listener
     with redirect_stderr_to(session.run_dir / "tensorflow.log"):
         app.run()
-    return finish_message(session, report)
+    return finish_message(session, report, app.internal_error)
 
 
 def run_headless_cli(config, script, run_dir, ref, report) -> int:
@@ -114,17 +114,26 @@ def run_headless_cli(config, script, run_dir, ref, report) -> int:
 
     from weightwatch.engine.session import Session
 
-    from .headless import run_headless
+    from .app import WeightwatchApp
+    from .headless import run_app_headless
     from .stderr_redirect import redirect_stderr_to
 
     session = Session(config, run_dir=run_dir, from_checkpoint=ref)
+    app = WeightwatchApp(session, script=script, report_path=report)
     with redirect_stderr_to(session.run_dir / "tensorflow.log"):
-        asyncio.run(run_headless(session, script, report_path=report))
-    return finish_message(session, report)
+        asyncio.run(run_app_headless(app, script))
+    return finish_message(session, report, app.internal_error)
 
 
-def finish_message(session, report) -> int:
-    from weightwatch.engine.events import SessionState
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_TRAINING_FAILED = 0, 1, 2, 3
+
+
+def finish_message(session, report, internal_error: BaseException | None = None) -> int:
+    """Name the run directory and what went wrong, and pick the exit code: 2 the start failed
+    (bad input), 1 an internal error, 3 training ended in an error (the model or a callback
+    raised, or the loss diverged, and it was not resumed), 1 a report left unwritten, else 0.
+    A failed command or script action (a bad load) is an `error` event only: still 0."""
+    from weightwatch.engine.report import training_error
 
     where = f" (report: {report})" if report else ""
     print(f"weightwatch: run directory {session.run_dir}{where}")
@@ -135,13 +144,38 @@ def finish_message(session, report) -> int:
             "events.jsonl and metrics.csv in the run directory hold the run",
             file=sys.stderr,
         )
-    if session.state is SessionState.FAILED or any(
-        e.kind == "error" and e.detail.get("action") == "start" for e in session.events()
-    ):
-        msg = next(e.detail.get("message") for e in session.events() if e.kind == "error")
-        print(f"weightwatch: could not start: {msg}", file=sys.stderr)
-        return 2
-    return 1 if unwritten else 0
+    start_error = failed_start(session)
+    if start_error is not None:
+        print(f"weightwatch: could not start: {start_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if internal_error is not None:
+        print(f"weightwatch: internal error: {one_line(internal_error)}", file=sys.stderr)
+        return EXIT_INTERNAL
+    failed = training_error(session.events())
+    if failed is not None:
+        print(f"weightwatch: training ended in an error: {failed}", file=sys.stderr)
+        return EXIT_TRAINING_FAILED
+    return EXIT_INTERNAL if unwritten else EXIT_OK
+
+
+def failed_start(session) -> str | None:
+    """The message of the start error, if the session never got going (a retry that started
+    clears it)."""
+    from weightwatch.engine.events import SessionState
+
+    for event in reversed(session.events()):
+        if event.kind == "started":
+            return None
+        if event.kind == "error" and event.detail.get("action") == "start":
+            return str(event.detail.get("message"))
+    if session.state is SessionState.FAILED:
+        return session.status().message
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    first = next(iter(str(exc).strip().splitlines()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def unwritten_reports(session, report) -> list[Path]:
@@ -172,7 +206,13 @@ def run_plain(config, run_dir, ref, report) -> int:
     done = threading.Event()
 
     def listen(msg) -> None:
-        if isinstance(msg, Event) and msg.kind in ("started", "finished", "error", "quit"):
+        if isinstance(msg, Event) and msg.kind in (
+            "started",
+            "finished",
+            "error",
+            "diverged",
+            "quit",
+        ):
             extra = msg.detail.get("message") or msg.detail.get("reason") or ""
             print(
                 f"[step {msg.session_step}] {msg.kind} {msg.verdict or ''} {extra}".rstrip(),
@@ -181,6 +221,8 @@ def run_plain(config, run_dir, ref, report) -> int:
         elif isinstance(msg, StateChanged) and msg.state in (
             SessionState.FINISHED,
             SessionState.FAILED,
+            SessionState.PAUSED,  # the model or a callback raised, or it diverged: nobody
+            SessionState.STOPPED,  # here can resume it; the thread itself ended
         ):
             done.set()
 

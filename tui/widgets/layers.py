@@ -7,6 +7,8 @@ the training thread waits for (the GIL; docs/performance.md).
 
 from __future__ import annotations
 
+import math
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -14,17 +16,22 @@ from textual.widgets import Static
 from weightwatch.engine.telemetry import TelemetryStore
 
 SPARKS = "▁▂▃▄▅▆▇█"
+NOT_FINITE = "×"  # a NaN or infinite norm (a diverged run, a crafted checkpoint): one cell
 TREND_WIDTH = 14
 NORM_WIDTH = 9
 
 
 def sparkline(values: list[float]) -> str:
-    """A text sparkline (`▁▃▅█`); flat series draw at the bottom."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
+    """A text sparkline (`▁▃▅█`); flat series draw at the bottom. NaN and infinities draw as
+    `×` and the finite values scale among themselves (a NaN would poison min and max)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return NOT_FINITE * len(values)
+    lo, hi = min(finite), max(finite)
     span = (hi - lo) or 1.0
-    return "".join(SPARKS[min(7, int((v - lo) / span * 8))] for v in values)
+    return "".join(
+        SPARKS[min(7, int((v - lo) / span * 8))] if math.isfinite(v) else NOT_FINITE for v in values
+    )
 
 
 def trend(ys: list[float], width: int) -> list[float]:
