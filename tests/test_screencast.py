@@ -73,11 +73,13 @@ def coalesce(cast: Path, out: Path, fps: float = 4.0) -> None:
         at, kind, data = json.loads(line)
         if kind != "o":
             continue
+        quit_at = data.find("\x1b[?1049l")  # the app quit: what follows is the shell's screen
+        data = data if quit_at < 0 else data[:quit_at]
         if frames and at - frames[-1][0] < 1 / fps:
             frames[-1][2] += data
         else:
             frames.append([at, "o", data])
-        if "\x1b[?1049l" in data:  # the app quit: what follows is the shell's screen
+        if quit_at >= 0:
             break
     out.write_text("\n".join([header, *map(json.dumps, frames)]) + "\n", encoding="utf-8")
 
