@@ -6,7 +6,7 @@ held between the stops, at exact steps (the session's holds, as a headless scrip
 it runs `GAP` steps after each stop, so that the trace moves and the markers stand apart, then
 waits for `n` (or, with `--autoplay SECONDS`, for SECONDS). `x` ends the tour; every other key
 works as always, so the viewer can take over at any time. Headless (`--headless`): the same tour
-driven by the script runner, one SVG per stop.
+driven by the script runner, one SVG per stop (tui/tour_headless.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 from textual.binding import Binding
 from textual.widgets import Static
 from weightwatch.engine.events import SessionState as S
-from weightwatch.engine.script import Trigger
 
 from .app import WeightwatchApp
 from .tour import (
@@ -293,63 +292,6 @@ class DemoApp(WeightwatchApp):
             self.session.release()
 
 
-async def run_headless_tour(
-    session: Any,
-    *,
-    report_path: Path | None,
-    screenshots: Path | None,
-    size: tuple[int, int] = (120, 40),
-) -> dict:
-    """The timed tour: each stop held at an exact step, one SVG per stop."""
-    from .headless import ScriptRunner, hold_for
-
-    first = Trigger("at_step", GAP)
-    app = DemoApp(
-        session, live=False, report_path=report_path, handle_signals=False, cursor_blink=False
-    )
-    app.script = type("TourScript", (), {"actions": [action_for(TOUR[0], 1, first)]})()
-    if screenshots is not None:
-        screenshots.mkdir(parents=True, exist_ok=True)
-    async with app.run_test(headless=True, size=size, notifications=True) as pilot:
-        runner = ScriptRunner(app, pilot)
-        if await runner.started():
-            hold = app.script_hold
-            for i, stop in enumerate(TOUR):
-                action = action_for(stop, i + 1, Trigger("at_step", GAP * (i + 1)))
-                hold = hold or hold_for(session, action.trigger)
-                runner.let_go()
-                if not await runner.reach(hold, action):
-                    break
-                runner.held = True
-                app.caption(before_text(i))
-                await pilot.pause()
-                _shot(app, screenshots, f"{i + 1:02d}a-{stop.kind}-before.svg")
-                events = session.events()
-                step_before, start = session.status().model_step, events[0].norm_after
-                await runner.perform(action)
-                body = what_happened(stop, session.events()[len(events) :], step_before, start)
-                app.caption(f"{heading(i)}  {body}")
-                await pilot.pause(0.3)  # let the charts pull the jump
-                _shot(app, screenshots, f"{i + 1:02d}b-{stop.kind}-after.svg")
-                hold = None
-            end = Trigger("at_step", GAP * (len(TOUR) + 1))
-            runner.let_go()
-            await runner.reach(hold_for(session, end), action_for(TOUR[-1], len(TOUR) + 1, end))
-            runner.held = True
-            app.caption(OUTRO)
-            await pilot.pause(0.3)
-            _shot(app, screenshots, f"{len(TOUR) + 1:02d}-the-whole-story.svg")
-        await runner.quit()
-    return app.report or {}
-
-
-def _shot(app: WeightwatchApp, folder: Path | None, name: str) -> None:
-    if folder is not None:
-        app.clear_notifications()
-        app.dashboard.tick(force=True)  # chart redraws are rationed; draw the jump now
-        app.save_screenshot(filename=name, path=str(folder))
-
-
 def run_demo(args: Any) -> int:
     """`weightwatch demo [--headless] [--autoplay S] [--report F] [--screenshots D]
     [--run-dir D]`."""
@@ -371,6 +313,8 @@ def run_demo(args: Any) -> int:
     with redirect_stderr_to(session.run_dir / "tensorflow.log"):
         if args.headless:
             shots = Path(args.screenshots) if getattr(args, "screenshots", None) else None
+            from .tour_headless import run_headless_tour
+
             asyncio.run(run_headless_tour(session, report_path=report, screenshots=shots))
         else:
             autoplay = getattr(args, "autoplay", None)

@@ -52,6 +52,8 @@ async def test_live_tour_holds_between_steps_and_says_what_happened(tmp_path):
             await until(lambda i=i: app.stop_index == i + 1 and not app.busy, pilot)
             await until(lambda: "Training goes on" in app.caption_text, pilot)
             assert f"Tour {i + 1}/5" in caption(app) and word in caption(app)
+            if tour.TOUR[i].verdict:  # the banner names the transition just made
+                assert app.dashboard.query_one("#banner").verdict == tour.TOUR[i].verdict
             await held_at(fake, app, pilot, GAP * (i + 2))
         assert "press n for the end of the tour" in caption(app)
         await pilot.press("n")
