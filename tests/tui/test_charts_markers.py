@@ -5,6 +5,7 @@ nan/inf left out of the scale and marked."""
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from weightwatch.tui.widgets.chart_layout import (
     compact,
     lane_cells,
     place_labels,
+    title_cells,
     y_axis,
 )
 from weightwatch.tui.widgets.charts import LossChart, NormChart
@@ -245,3 +247,41 @@ async def test_a_chart_with_no_finite_value_still_draws_its_axes(fake):
         assert "nan" in " ".join(rows[1:top]).split()
         assert any(r[Y_LABEL_WIDTH] == "┤" for r in rows[top:bottom])
         assert not any(ord(ch) in BRAILLE for r in rows[top + 1 : bottom] for ch in r)
+
+
+def test_layout_holds_for_random_sizes_ranges_and_labels():
+    """1,000 random widths, heights, value ranges (1e-8 to 1e8, flat ones too) and label sets:
+    the title row fills the width exactly, the y axis covers the data with evenly spaced ticks
+    on rows of their own and 6-column labels, labels stay inside the lane and never touch."""
+    rng = random.Random(11)
+    for _ in range(1000):
+        width, rows = rng.randint(1, 200), rng.randint(1, 60)
+        assert (
+            len(title_cells("loss · last 500 steps", [("train", "p"), ("validation", "a")], width))
+            == width
+        )
+        e = rng.uniform(-8, 8)
+        lo = rng.uniform(-1, 1) * 10**e
+        hi = lo + abs(rng.gauss(0, 1)) * 10 ** (e + rng.uniform(-6, 1)) * rng.choice([0, 1, 1])
+        axis = y_axis(lo, hi, rows)
+        assert axis.lo <= lo + 1e-9 * abs(lo) and axis.hi >= hi - 1e-9 * abs(hi)
+        assert axis.ticks and all(len(label) == Y_LABEL_WIDTH for label in axis.labels)
+        if rows >= 3:
+            span = axis.hi - axis.lo
+            at = [math.floor(round(0.5 + (rows - 1) * (t - axis.lo) / span, 8)) for t in axis.ticks]
+            gaps = {b - a for a, b in zip(at, at[1:], strict=False)}
+            assert len(gaps) <= 1 and min(gaps, default=2) >= 2 and 0 <= at[0] and at[-1] < rows
+        texts = ["⏸", "save", "⏸ RESET", "nan", "opt"]
+        labels = [
+            Label(rng.randrange(width), rng.choice(texts), "") for _ in range(rng.randint(0, 8))
+        ]
+        lanes = rng.randint(0, 2)
+        placed = place_labels(labels, width, lanes)
+        assert len(lane_cells(placed, width, lanes)) == lanes
+        spans: dict[int, list] = {}
+        for item in placed:
+            assert 0 <= item.start and item.start + len(item.label.text) <= width
+            spans.setdefault(item.row, []).append((item.start, item.start + len(item.label.text)))
+        for row in spans.values():
+            row.sort()
+            assert all(c - b >= 1 for (_, b), (c, _) in zip(row, row[1:], strict=False))

@@ -174,8 +174,9 @@ def place_labels(labels: Sequence[Label], width: int, rows: int) -> list[Placed]
         placed.append(Placed(row, start, label))
     if full:  # say that some are missing, where there is room
         row = min(range(rows), key=ends.__getitem__)
-        if ends[row] + GAP + 1 < width:
-            placed.append(Placed(row, ends[row] + GAP, Label(ends[row] + GAP, MORE, "")))
+        start = max(0, ends[row] + GAP)
+        if start < width:
+            placed.append(Placed(row, start, Label(start, MORE, "")))
     return placed
 
 
