@@ -25,10 +25,10 @@ class Dialog(ModalScreen[T]):
 
     # The OK button is drawn like the others, so that the focused one is the one that stands out.
     DEFAULT_CSS = """
-    Dialog Button:focus {
+    Dialog Button.-style-default:focus {
         background: $accent;
         color: $text;
-        text-style: bold reverse;
+        text-style: bold;
     }
     """
 

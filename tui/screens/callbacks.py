@@ -21,6 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 from weightwatch.engine.config import callback_spec_from_table
@@ -167,8 +168,8 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
         with DialogBody(classes="dialog -wide", id="cb-dialog"):
             yield Label("Callbacks", classes="dialog-title")
             yield Static(
-                "space: switch on/off · delete: remove · highlight one to edit it. "
-                "Callbacks never touch the weights: the verdict stays 'continued'."
+                "space: on/off · delete: remove · highlight a row to edit it · "
+                "weights stay untouched"
             )
             yield SelectionList[int](id="cb-list")
             yield Input("", placeholder="type: EarlyStopping, or module:Class", id="cb-type")
@@ -180,7 +181,7 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
                 yield Button("Update", id="cb-update")
                 yield Button("Remove", id="cb-remove")
             yield error_line("cb-error")
-            with Horizontal(classes="dialog-buttons"):
+            with Horizontal(classes="dialog-buttons", id="cb-apply-row"):
                 yield Button("Apply", id="cb-apply")
                 yield Button("Cancel", id="cancel")
 
@@ -230,6 +231,14 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
         line = self.query_one(f"#cb-{field}-error" if field in FIELDS else "#cb-error", Static)
         line.update(message)
         line.display = True
+        # In a small terminal the dialog scrolls: bring the error and what it is about in view.
+        near = self.query_one(f"#cb-{field}" if field in FIELDS else "#cb-apply-row")
+        self.call_after_refresh(self.show_error, line, near)
+
+    def show_error(self, line: Static, near: Widget) -> None:
+        body = self.query_one(DialogBody)
+        body.scroll_to_widget(line, animate=False)
+        body.scroll_to_widget(near, animate=False)
 
     def checked(self, enabled: bool = True) -> CallbackSpec:
         """The fields as a checked spec; EntryError when they are wrong."""
@@ -315,8 +324,7 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
         """Check every row; on any error stay open with everything as it is."""
         if self.unsaved_edit():
             self.fail(
-                "the fields hold an edit that is not in the list: press Update (or Add) "
-                "first, or highlight a row to drop it"
+                "this edit is not in the list yet: press Update or Add first (or reselect the row)"
             )
             return
         for index, spec in enumerate(self.specs):
