@@ -157,11 +157,14 @@ class DemoApp(WeightwatchApp):
         self.ended = True
         self.refresh_bindings()
         st = self.session.status()
-        if self._held:  # paused, not let go: the five markers stay where the class saw them
+        if self._holding():  # paused, not let go: the five markers stay where the class saw them
             self._held = False
             self.send("pause", self.session.pause)
-        state = "paused" if st.state is S.HOLDING else st.state.value
-        self.caption(f"{OUTRO}  Training is {state} at step {st.session_step}: p resumes it.")
+        where = f"at step {st.session_step}"
+        if st.state in (S.HOLDING, S.PAUSED):
+            self.caption(f"{OUTRO}  Training is paused {where}: p resumes it.")
+        else:
+            self.caption(f"{OUTRO}  Training is {st.state.value} {where}.")
         if self.autoplay is not None:
             await asyncio.sleep(2 * self.autoplay)
             await self.action_quit()
@@ -171,12 +174,12 @@ class DemoApp(WeightwatchApp):
         if not await self._reach():
             return False
         st = self.session.status()
-        if after is None and self._held:  # the first stop
+        if after is None and self._holding():  # the first stop
             self.caption(intro_text(self.gap, st.session_step))
             return await self._wait_for_go()
         where = (
             f"Held at step {st.session_step}"
-            if self._held
+            if self._holding()
             else f"Training is {st.state.value} at step {st.session_step}"
         )
         next_one = "the next step" if self.stop_index < len(TOUR) else "the end of the tour"
@@ -268,12 +271,17 @@ class DemoApp(WeightwatchApp):
         it), then let training go; says what happens now."""
         self._go.clear()
         st = self.session.status()
-        if not self._held:
+        if st.state is not S.RUNNING and not self._holding():  # paused by a person, finished
             return f"Training is {st.state.value} at step {st.session_step}."
         if self._hold is None:
             self._hold = self.session.hold_at_step(st.session_step + self.gap)
         self._let_go()
         return f"Training goes on for {self.gap} steps, then holds."
+
+    def _holding(self) -> bool:
+        """Training is parked at the tour's hold now (a person may have paused it since)."""
+        self._held = self._held and self.session.status().state is S.HOLDING
+        return self._held
 
     def _let_go(self) -> None:
         if self._held:

@@ -167,3 +167,27 @@ def ev(kind, verdict=None, before=1.0, after=1.0, step=0, **detail) -> Event:
 def test_captions_describe_what_the_events_say(stop, events, says, never):
     text = tour.what_happened(tour.TOUR[stop], events, 77, 1.0)
     assert says in text and never not in text
+
+
+async def test_a_person_who_pauses_mid_tour_keeps_control_and_the_tour_holds_again(tmp_path):
+    fake = make_fake(tmp_path / "run")
+    app = tour_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await held_at(fake, app, pilot, GAP)
+        await pilot.press("p")  # a person pauses at the hold
+        await until(lambda: fake.status().state is S.PAUSED, pilot)
+        await pilot.press("n")
+        await until(lambda: app.stop_index == 1 and not app.busy, pilot)
+        await until(lambda: "Training is paused at step 10: press n" in caption(app), pilot)
+        assert "CONTINUED" in caption(app)
+        await pilot.press("p")  # resumed by hand: the tour does not hold it meanwhile
+        await until(lambda: fake.status().state is S.RUNNING, pilot)
+        assert fake.step(GAP // 2) == GAP // 2
+        await pilot.press("n")  # the save lands at the next boundary, then the tour holds again
+        await until(lambda: app.stop_index == 2 or fake.boundary(), pilot)
+        await until(lambda: app._hold is not None, pilot)
+        fake.step(10 * GAP)
+        assert fake.status().state is S.HOLDING
+        assert fake.status().session_step == GAP + GAP // 2 + GAP
+        await until(lambda: "Held at step 25: press n for the next step" in caption(app), pilot)
+        assert "Saved tour-checkpoint" in caption(app)
