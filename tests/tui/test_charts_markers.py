@@ -21,7 +21,7 @@ from weightwatch.tui.widgets.chart_layout import (
     title_cells,
     y_axis,
 )
-from weightwatch.tui.widgets.charts import LossChart, NormChart
+from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart
 from weightwatch.tui.widgets.theme import theme_color
 
 from .conftest import make_app, make_fake, running
@@ -285,3 +285,20 @@ def test_layout_holds_for_random_sizes_ranges_and_labels():
         for row in spans.values():
             row.sort()
             assert all(c - b >= 1 for (_, b), (c, _) in zip(row, row[1:], strict=False))
+
+
+async def test_a_step_zero_marker_leaves_the_legend_whole(fake):
+    """The SVGs had "train cb": a marker at step 0 wrote over the legend. Now the legend is on
+    the title row and the label in the lane, at the plot's first column."""
+    app = make_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await running(pilot, fake)
+        fake.step(60)
+        await drawn(pilot)
+        chart = app.dashboard.query_one(LossChart)
+        chart.pull(fake.telemetry, (0.0, 70.0), [Marker(0, "⏸ cb", "continued")])
+        rows = rows_of(chart)
+        top, _ = frame_rows(rows)
+        assert "━━ train" in rows[0] and "━━ validation" in rows[0]
+        assert rows[top - 1][Y_LABEL_WIDTH + 1 :].startswith("⏸ cb")
+        assert rows[top][Y_LABEL_WIDTH + 1] == "┬" and "cb" not in "".join(rows[top:])
