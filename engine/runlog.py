@@ -6,6 +6,12 @@ written in blocks when telemetry is flushed (a few times a second), never per ba
 A log that cannot be written (a full disk, a folder made read-only) never stops training: what
 the disk refused waits in memory and goes out with the next write, so the file catches up once
 there is room again (lines stay whole). `on_problem` is told once per failing stretch.
+
+Every record names the session that wrote it: events.jsonl and epochs.jsonl records carry
+`session`, and metrics.csv's last column is `session` (the columns before it are as they were).
+A metrics.csv whose header differs from this session's (one from before the session column, or
+another model's layers) is not appended to: it is renamed `metrics.before-<session>.csv`, a note
+in events.jsonl says so, and this session starts metrics.csv anew, so every file has one header.
 """
 
 from __future__ import annotations
@@ -62,10 +68,12 @@ class Appender:
 
 
 class RunLog:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(
+        self, run_dir: Path, session_id: str | None = None, notes: list[dict] = ()
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.session_id = uuid.uuid4().hex[:12]
+        self.session_id = session_id or uuid.uuid4().hex[:12]
         for name in ("events.jsonl", "epochs.jsonl", "metrics.csv"):
             end_torn_line(self.run_dir / name)
         self._events = Appender(self.run_dir / "events.jsonl", EVENTS_BACKLOG)
@@ -77,6 +85,12 @@ class RunLog:
         self._write(
             {"type": "session", "session": self.session_id, "time": time.time(), "pid": os.getpid()}
         )
+        for note in notes:  # a stale lock taken over, say
+            self.note(**note)
+
+    def note(self, message: str, **detail) -> None:
+        """A line for a person reading events.jsonl, not an event of the session."""
+        self._write({"type": "note", "session": self.session_id, "message": message, **detail})
 
     def _put(self, appender: Appender, data: bytes, sync: bool = False) -> None:
         error = appender.write(data, sync)
@@ -100,7 +114,7 @@ class RunLog:
 
     def metrics(self, layer_names: list[str], rows: list[list]) -> None:
         text = io.StringIO()
-        csv.writer(text).writerows(rows)
+        csv.writer(text).writerows([[*row, self.session_id] for row in rows])
         self._put_metrics(layer_names, text.getvalue())
 
     def metrics_block(
@@ -111,21 +125,45 @@ class RunLog:
         The same text `metrics()` writes for these rows, but one `%` per row instead of a Python
         call per value: this runs on the training thread between two batches.
         """
-        line = f"%d,%d,{epoch:d},{instance:d}," + ",".join(["%.9g"] * values.shape[1]) + "\r\n"
+        values_format = ",".join(["%.9g"] * values.shape[1])
+        line = f"%d,%d,{epoch:d},{instance:d},{values_format},{self.session_id}\r\n"
         rows = zip(steps.tolist(), model_steps.tolist(), values.tolist(), strict=True)
         self._put_metrics(layer_names, "".join([line % (s, m, *v) for s, m, v in rows]))
 
     def _put_metrics(self, layer_names: list[str], text: str) -> None:
         if not self._metrics_started:
             self._metrics_started = True
-            path = self._metrics.path
-            if not path.exists() or path.stat().st_size == 0:
-                header = io.StringIO()
-                csv.writer(header).writerow(METRIC_COLUMNS + [f"norm/{n}" for n in layer_names])
+            header = io.StringIO()
+            csv.writer(header).writerow(
+                [*METRIC_COLUMNS, *(f"norm/{n}" for n in layer_names), "session"]
+            )
+            if self._needs_header(header.getvalue().encode()):
                 text = header.getvalue() + text
         self._put(self._metrics, text.encode())
 
+    def _needs_header(self, header: bytes) -> bool:
+        """Append under an equal header; set a different one aside (module docstring)."""
+        path = self._metrics.path
+        try:
+            with open(path, "rb") as f:
+                first = f.readline()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # unreadable: appending is all that can be tried
+        if not first or first == header:
+            return not first
+        kept = path.with_name(f"metrics.before-{self.session_id}.csv")
+        try:
+            os.rename(path, kept)
+        except OSError as e:  # the rows still go out, under a header line of their own
+            self.note(f"metrics.csv has other columns and could not be renamed ({os_reason(e)})")
+            return True
+        self.note(f"metrics.csv had other columns; kept as {kept.name}, started anew")
+        return True
+
     def epoch(self, record: dict) -> None:
+        record = {**record, "session": self.session_id}
         self._put(self._epochs, (json.dumps(json_safe(record), default=float) + "\n").encode())
 
     def close(self) -> None:
@@ -153,24 +191,31 @@ def end_torn_line(path: Path) -> None:
 
 
 def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """Events and segments of the latest session recorded in a run directory."""
+    """Events and segments of the latest session recorded in a run directory.
+
+    The latest session is the one whose `session` record comes last; its records are those that
+    carry its id, wherever they sit in the file (two sessions that wrote at once interleave).
+    """
     path = Path(run_dir) / "events.jsonl"
-    sessions: list[tuple[list[dict], dict[int, dict]]] = []
+    records = []
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue  # a torn last line after a crash
-            kind = rec.pop("type", None)
-            rec.pop("session", None)
-            if kind == "session":
-                sessions.append(([], {}))
-            elif sessions and kind == "event":
-                sessions[-1][0].append(rec)
-            elif sessions and kind == "segment":
-                sessions[-1][1][rec["index"]] = rec
-    if not sessions:
+            if isinstance(rec, dict):
+                records.append(rec)
+    ids = [rec.get("session") for rec in records if rec.get("type") == "session"]
+    if not ids:
         return [], []
-    events, segments = sessions[-1]
+    events, segments = [], {}
+    for rec in records:
+        if rec.pop("session", None) != ids[-1]:
+            continue
+        kind = rec.pop("type", None)
+        if kind == "event":
+            events.append(rec)
+        elif kind == "segment":
+            segments[rec["index"]] = rec
     return events, [segments[i] for i in sorted(segments)]

@@ -9,6 +9,7 @@ parked). Reads (`status`, `telemetry`, `events`, ...) are cheap snapshots for a 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,6 +21,7 @@ from .checkpoints import CheckpointStore
 from .errors import CommandRejected
 from .events import CheckpointInfo, Event, Segment, SessionState, StateChanged, Status
 from .lineage import Lineage
+from .runlock import RunLock
 from .specs import CallbackSpec, Config
 from .telemetry import TelemetryStore
 
@@ -55,7 +57,15 @@ class Session:
         self.from_checkpoint = from_checkpoint
         self.listener = listener
         self.telemetry = TelemetryStore()
-        self.store = CheckpointStore(self.run_dir)
+        self.session_id = uuid.uuid4().hex[:12]
+        # Before anything in the run directory is touched (the store cleans orphans, the logs
+        # open): a live session's directory is refused here, in one line (RunDirInUse).
+        self.run_lock = RunLock.acquire(self.run_dir, self.session_id)
+        try:
+            self.store = CheckpointStore(self.run_dir)
+        except BaseException:
+            self.run_lock.release()
+            raise
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._commands: deque[Command] = deque()
@@ -101,6 +111,10 @@ class Session:
     def stop(self) -> Future:
         """Stop at the next batch boundary; resolves once the thread has returned."""
         return self._submit("stop")
+
+    def close(self) -> None:
+        """Let the run directory go (the training thread does when it stops); idempotent."""
+        self.run_lock.release()
 
     # ----- commands ----------------------------------------------------------------------
     def pause(self) -> Future:

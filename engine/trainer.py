@@ -71,7 +71,7 @@ class Trainer:
         self.stop_future = None
         self.dispatcher = CallbackDispatcher()
         self.params: dict = {}
-        self.runlog = RunLog(session.run_dir)
+        self.runlog = RunLog(session.run_dir, session.session_id, session.run_lock.notes)
         self.runlog.on_problem = self._logs_refused
         self.retry = None  # the future of a rebuild that retries a failed start
 
@@ -527,6 +527,7 @@ class Trainer:
             with s._lock:
                 s._report = report
             self.runlog.close()
+            s.close()  # the run directory is free once `stopped` is set
             s.stopped.set()
             _fail_pending(s)
             if self.stop_future is not None and not self.stop_future.done():

@@ -89,7 +89,8 @@ def test_metrics_block_writes_the_same_text_as_metrics(tmp_path):
     values = rng.normal(size=(50, 5)) * 10.0 ** rng.integers(-8, 8, size=(50, 5))
     values[3, 0], values[7, 2], values[9, 4] = np.nan, np.inf, -0.0
     steps, model_steps = np.arange(11, 61), np.arange(50, dtype=np.float64)
-    by_row, by_block = RunLog(tmp_path / "a"), RunLog(tmp_path / "b")
+    # one session id for both: every row ends with it (the `session` column)
+    by_row, by_block = RunLog(tmp_path / "a", "s1"), RunLog(tmp_path / "b", "s1")
     by_row.metrics(
         ["h", "o"],
         [
