@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, SelectionList, TextArea
 from weightwatch.engine.errors import BadInput
 from weightwatch.engine.events import SessionState as S
 from weightwatch.engine.specs import CallbackSpec
-from weightwatch.tui.screens.callbacks import CallbackEditor
+from weightwatch.tui.screens.callbacks import CallbackEditor, editor_words
 from weightwatch.tui.screens.dialogs import MoreEpochsDialog, RecompileDialog, SaveDialog
 from weightwatch.tui.screens.picker import CheckpointPicker
 
@@ -181,6 +181,16 @@ async def test_a_list_the_session_refuses_reopens_the_editor_with_the_edits(app,
             "the session refused this list: row 3: filepath: cannot write there"
         )
         assert notes.of("error") == []  # said once, inside the editor, not in a toast
+
+
+def test_the_engines_words_about_the_config_become_the_editors_rows():
+    assert editor_words("sensors.toml: [[callbacks]][3].type: expected a Keras callback") == (
+        "row 3: type: expected a Keras callback"
+    )
+    assert editor_words("/a/b.toml: [[callbacks]][2]: ModelCheckpoint rejected its args") == (
+        "row 2: ModelCheckpoint rejected its args"
+    )
+    assert editor_words("callbacks failed: boom") == "callbacks failed: boom"
 
 
 async def test_on_and_off_are_said_in_words(app, fake):

@@ -122,7 +122,7 @@ def check_entry(spec: CallbackSpec) -> None:
 def editor_words(message: str) -> str:
     """The engine's message about `[[callbacks]][3]` of the config file, as the editor's row 3:
     the list came from the editor, not from the file."""
-    return re.sub(r"^.*?\[\[callbacks\]\]\[(\d+)\]\.?", r"row \1: ", message, count=1)
+    return re.sub(r"^.*?\[\[callbacks\]\]\[(\d+)\](?::\s*|\.)?", r"row \1: ", message, count=1)
 
 
 def summary(spec: CallbackSpec) -> str:
