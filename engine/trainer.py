@@ -124,7 +124,7 @@ class Trainer:
         check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
         self.model = self.build_model(cfg.run.seed, name_key=True)
         self.instance = 1
-        entries = transitions.make_entries(list(cfg.callbacks), cfg.path, s.run_dir)
+        entries = transitions.make_entries(list(cfg.callbacks), file, s.run_dir)
         self.dispatcher.replace(entries, self.model, None)
         origin = "fresh"
         if s.from_checkpoint:
@@ -353,10 +353,11 @@ class Trainer:
     def build_model(self, seed: int, *, name_key: bool = False):
         keras.utils.set_random_seed(seed)
         model = call_builder(self.builder, self.config, name_key=name_key)
-        if not isinstance(model, keras.Model):
+        if not isinstance(model, keras.Model):  # the words `check` uses
             raise BadInput(
-                f"{self.config.path.name}: [model].builder: expected a keras.Model, "
-                f"received {type(model).__name__}"
+                f"{display_path(self.config.path)}: [model].builder: expected "
+                f'"{self.config.model.builder}" to return a keras.Model, received a '
+                f"{type(model).__name__}"
             )
         self.compile(model, self.config.compile.optimizer, self.config.compile.learning_rate)
         return model
