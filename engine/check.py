@@ -1,12 +1,14 @@
 """The deep checks of `weightwatch check`, and the helpers the engine reuses to act on a config.
 
 `config.py` checks a config's shape without Keras; this module imports what the config names
-(builder, loader, callback classes), reads the data, builds the model once and probes it with two
-samples. Every failure is a one-line `ConfigError` (or `ScriptError`) naming the file and the
-key. Keras is imported inside the functions, so importing this module stays cheap.
+(builder, loader, callback classes), reads the data, and has `trial.py` build the model, probe it
+with two samples and train it for one batch with the callbacks. Every failure is a one-line
+`ConfigError` (or `ScriptError`) naming the file and the key. Keras is imported inside the
+functions, so importing this module stays cheap.
 
-Reused by the engine: `make_callback`, and (from `usercode.py` and `datafiles.py`, re-exported
-here) `ensure_on_path`, `resolve_import`, `load_data`.
+Reused by the engine: `make_callback`, `make_optimizer` and `check_optimizer` (from
+`compilenames.py`), and (from `usercode.py` and `datafiles.py`, re-exported here)
+`ensure_on_path`, `resolve_import`, `load_data`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import importlib
 import importlib.util
 import inspect
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .callback_paths import check_paths
+from .compilenames import check_compile, check_optimizer, make_optimizer
 from .config import did_you_mean, show
 from .datafiles import ARRAY_NAMES, Arrays, load_data
 from .errors import BadInput, ConfigError, ScriptError
@@ -33,17 +35,16 @@ __all__ = [
     "ARRAY_NAMES",
     "Arrays",
     "check_config",
+    "check_optimizer",
     "check_script",
     "display_path",
     "ensure_on_path",
     "load_data",
     "make_callback",
+    "make_optimizer",
     "one_line",
     "resolve_import",
 ]
-
-# Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
-_COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")
 
 
 def make_callback(
@@ -165,118 +166,6 @@ def _check_type(default: Any, value: Any, key: str, file: str, err: type) -> Non
         )
 
 
-# --- compile names ------------------------------------------------------------------------------
-
-
-def _optimizer_classes() -> dict[str, type]:
-    """Every optimizer class keras.optimizers exports, by lowercase name; `get` knows only
-    some of them (Keras 3.15 exports Lamb but `get("lamb")` fails)."""
-    import keras
-
-    return {
-        n.lower(): obj
-        for n, obj in vars(keras.optimizers).items()
-        if isinstance(obj, type)
-        and issubclass(obj, keras.optimizers.Optimizer)
-        and obj is not keras.optimizers.Optimizer
-    }
-
-
-def make_optimizer(name: str, learning_rate: float | None = None) -> Any:
-    """A fresh optimizer from its name (any case), as the session and the check make it.
-
-    Raises:
-        ValueError: no optimizer of that name can be made without arguments.
-    """
-    import keras
-
-    try:
-        opt = keras.optimizers.get(name)
-    except ValueError:
-        cls = _optimizer_classes().get(name.lower())
-        if cls is None:
-            raise
-        try:
-            opt = cls()
-        except TypeError as exc:  # LossScaleOptimizer and friends wrap another optimizer
-            raise ValueError(f"{cls.__name__} cannot be made from its name alone") from exc
-    if learning_rate is not None:
-        opt.learning_rate = learning_rate
-    return opt
-
-
-def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = ConfigError) -> None:
-    """Raise `error` unless an optimizer of this name can be made."""
-    try:
-        make_optimizer(name)
-        return
-    except (ValueError, TypeError):
-        pass
-    names = [n for n, cls in _optimizer_classes().items() if _makes_alone(cls)]
-    raise error(
-        f'{file}: {key}: expected a Keras optimizer name, received "{name}"'
-        + did_you_mean(name.lower(), names)
-    )
-
-
-_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-
-
-def _makes_alone(cls: type) -> bool:
-    """True when the class has no required argument (only those can be named)."""
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return all(p.default is not inspect.Parameter.empty or p.kind in _VARIADIC for p in params)
-
-
-def _check_name(
-    get: Callable,
-    name: str,
-    names: list[str],
-    key: str,
-    file: str,
-    what: str,
-    error: type[BadInput],
-) -> None:
-    try:
-        if get(name) is not None:
-            return
-    except (ValueError, TypeError):
-        pass
-    raise error(
-        f'{file}: {key}: expected a Keras {what} name, received "{name}"'
-        + did_you_mean(name, names)
-    )
-
-
-def _check_compile(config: Config, file: str) -> str:
-    import keras
-
-    spec = config.compile
-    check_optimizer(spec.optimizer, "[compile].optimizer", file)
-    public = [n for n in dir(keras.losses) if not n.startswith("_")]
-    _check_name(keras.losses.get, spec.loss, public, "[compile].loss", file, "loss", ConfigError)
-    metric_names = [n for n in dir(keras.metrics) if not n.startswith("_")]
-    for i, metric in enumerate(spec.metrics, start=1):
-        if metric.lower() not in _COMPILE_METRICS:
-            _check_name(
-                keras.metrics.get,
-                metric,
-                [*metric_names, *_COMPILE_METRICS],
-                f"[compile].metrics[{i}]",
-                file,
-                "metric",
-                ConfigError,
-            )
-    lr = f" (learning rate {spec.learning_rate:g})" if spec.learning_rate else ""
-    return (
-        f"compile: {spec.optimizer}{lr}, loss {spec.loss}, "
-        f"metrics {', '.join(spec.metrics) or 'none'}"
-    )
-
-
 # --- the whole config ---------------------------------------------------------------------------
 
 
@@ -301,7 +190,7 @@ def check_config(config: Config) -> list[str]:
             f'{file}: [model].builder: expected "{config.model.builder}" to be a '
             f"function, received a {type(builder).__name__}"
         )
-    notes = [_check_compile(config, file)]
+    notes = [check_compile(config, file)]
     x, y, x_val, y_val = load_data(config)
     notes.append(_check_batches(config, file, len(x), x_val is not None))
     model, note = check_model(config, builder, file, (x, y, x_val, y_val))

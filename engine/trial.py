@@ -183,7 +183,7 @@ def trial_fit(config: Config, model, file: str, arrays: Arrays, make_callback: C
     Returns:
         A note saying what ran.
     """
-    from .check import make_optimizer
+    from .compilenames import make_optimizer
 
     x, y, x_val, y_val = _split(config, arrays)
     bs = config.data.batch_size
