@@ -168,6 +168,10 @@ class DemoApp(WeightwatchApp):
         if self.autoplay is not None:
             await asyncio.sleep(2 * self.autoplay)
             await self.action_quit()
+            return
+        while self.session.status().state in (S.HOLDING, S.PAUSED):
+            await asyncio.sleep(0.1)
+        self.caption(OUTRO)  # resumed (or quit): "paused" is no longer true
 
     async def _held_then_go(self, after: str | None) -> bool:
         """Wait for the hold (or for training to park), say so, then wait for `n`."""

@@ -63,6 +63,7 @@ async def test_live_tour_holds_between_steps_and_says_what_happened(tmp_path):
         await until(lambda: fake.status().state is S.PAUSED, pilot)  # the picture stays
         await pilot.press("p")  # the keys are yours
         await until(lambda: fake.status().state is S.RUNNING, pilot)
+        await until(lambda: caption(app) == tour.OUTRO, pilot)  # no longer "paused"
         assert fake.step(3 * GAP) == 3 * GAP  # no hold left behind
         assert app.check_action("next_stop", ()) is False  # n leaves the footer
     steps = {e.kind: e.session_step for e in fake.events() if e.kind != "started"}
