@@ -26,6 +26,7 @@ def record(cast: Path, run_dir: Path, report: Path, seconds: float = 1) -> None:
     rec = [sys.executable, "-m", "asciinema", "rec", "-q", "--overwrite"]
     rec += ["--cols", str(COLS), "--rows", str(ROWS), "-c", shlex.join(demo), str(cast)]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    env["ASCIINEMA_CONFIG_HOME"] = str(cast.parent / "asciinema")  # CI may have no home
     subprocess.run(rec, check=True, timeout=400, env=env, stdin=subprocess.DEVNULL)
 
 
