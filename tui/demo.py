@@ -77,6 +77,7 @@ class DemoApp(WeightwatchApp):
         self.stop_index = 0  # stops carried out
         self.busy = False  # a stop is being carried out
         self.ended = False  # the tour is over (or was ended with x)
+        self.taken_over = False  # ended with x: an autoplayed tour does not quit then
         self.captions: list[str] = []  # every caption shown, in order (tests, screencasts)
         self.caption_text = STARTING
         self._go = asyncio.Event()  # `n` (or the autoplay timer) said: go on
@@ -119,7 +120,7 @@ class DemoApp(WeightwatchApp):
         self._go.set()  # taken when training is held (at once if it is now)
 
     def action_end_tour(self) -> None:
-        self.ended = True
+        self.ended = self.taken_over = True
         self._go.set()
         self.refresh_bindings()
         for caption in self.dashboard.query("#tour-caption").results(TourCaption):
@@ -135,7 +136,11 @@ class DemoApp(WeightwatchApp):
         except Exception as exc:  # a bug in the tour must not take the dashboard with it
             self.caption(f"Tour: stopped by an internal error ({exc}). The keys are yours.")
             self.ended = True
+            self.refresh_bindings()
         await self._hand_over()
+        if self.autoplay is not None and not self.taken_over:  # unattended: never stay open
+            await asyncio.sleep(2 * self.autoplay)
+            await self.action_quit()
 
     async def _tour(self) -> None:
         while self.session.status().state is S.STARTING:
@@ -166,9 +171,7 @@ class DemoApp(WeightwatchApp):
         else:
             self.caption(f"{OUTRO}  Training is {st.state.value} {where}.")
         if self.autoplay is not None:
-            await asyncio.sleep(2 * self.autoplay)
-            await self.action_quit()
-            return
+            return  # _drive quits
         while self.session.status().state in (S.HOLDING, S.PAUSED):
             await asyncio.sleep(0.1)
         self.caption(OUTRO)  # resumed (or quit): "paused" is no longer true
@@ -293,15 +296,19 @@ class DemoApp(WeightwatchApp):
             self.session.release()
 
     async def _hand_over(self) -> None:
-        """The tour is over: training is not held by it now, nor later by a pending hold."""
+        """The tour is over: training is not held by it now, nor later by a pending hold
+        (let go when it is reached, by a worker of its own: it may never be)."""
         self._let_go()
         hold, self._hold = self._hold, None
         if hold is not None and not hold.done():
-            try:
-                await asyncio.wrap_future(hold)
-            except Exception:  # the session stopped: nothing to let go
-                return
-            self.session.release()
+            self.run_worker(self._release_at(hold), group="tour-release", exit_on_error=False)
+
+    async def _release_at(self, hold: Future) -> None:
+        try:
+            await asyncio.wrap_future(hold)
+        except Exception:  # the session stopped: nothing to let go
+            return
+        self.session.release()
 
 
 def run_demo(args: Any) -> int:

@@ -192,3 +192,37 @@ async def test_a_person_who_pauses_mid_tour_keeps_control_and_the_tour_holds_aga
         assert fake.status().session_step == GAP + GAP // 2 + GAP
         await until(lambda: "Held at step 25: press n for the next step" in caption(app), pilot)
         assert "Saved tour-checkpoint" in caption(app)
+
+
+async def test_an_autoplayed_tour_whose_training_cannot_start_still_quits(tmp_path, monkeypatch):
+    fake = make_fake(tmp_path / "run")
+    app = tour_app(fake, autoplay=0.05)
+    monkeypatch.setattr(app, "train", lambda: fake._set_state(S.FAILED, "the builder raised"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.finished.is_set(), pilot, timeout=10)
+    assert app.captions[-1] == tour.FAILED_START
+
+
+async def test_x_during_autoplay_hands_over_for_good(tmp_path):
+    fake = make_fake(tmp_path / "run")
+    app = tour_app(fake, autoplay=0.3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await held_at(fake, app, pilot, GAP)
+        await pilot.press("x")
+        await pilot.pause(1.0)  # well past the autoplay delay
+        assert not app.finished.is_set() and app.stop_index == 0
+        assert fake.step(GAP) == GAP
+
+
+async def test_x_between_holds_lets_go_of_the_hold_it_left_pending(tmp_path):
+    fake = make_fake(tmp_path / "run")
+    app = tour_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await held_at(fake, app, pilot, GAP)
+        await pilot.press("n")
+        await until(lambda: "Training goes on" in app.caption_text, pilot)
+        await pilot.press("x")  # the hold at step 20 is registered and cannot be withdrawn
+        assert fake.step(10 * GAP) == GAP  # it is reached...
+        await until(lambda: fake.status().state is S.RUNNING, pilot)  # ...and let go at once
+        assert fake.step(10 * GAP) == 10 * GAP
+        assert app.stop_index == 1
