@@ -41,14 +41,11 @@ def make_optimizer(name: str, learning_rate: float | None = None) -> Any:
 
     try:
         opt = keras.optimizers.get(name)
-    except ValueError:
+    except (ValueError, TypeError, KeyError) as exc:  # KeyError: a wrapper without its inner one
         cls = _optimizer_classes().get(name.lower())
-        if cls is None:
-            raise
-        try:
-            opt = cls()
-        except TypeError as exc:  # LossScaleOptimizer and friends wrap another optimizer
-            raise ValueError(f"{cls.__name__} cannot be made from its name alone") from exc
+        if cls is None or not _makes_alone(cls):
+            raise ValueError(f"no Keras optimizer can be made from the name {name!r}") from exc
+        opt = cls()
     if learning_rate is not None:
         opt.learning_rate = learning_rate
     return opt

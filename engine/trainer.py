@@ -30,7 +30,7 @@ from .events import Event, SessionState  # noqa: E402
 from .probe import SENTINEL, TelemetryProbe  # noqa: E402
 from .runlog import RunLog  # noqa: E402
 from .trial import check_val_shapes  # noqa: E402
-from .usercode import call_builder, display_path  # noqa: E402
+from .usercode import UserCodeExit, as_exception, call_builder, display_path  # noqa: E402
 from .weights import fingerprint, global_norm, model_step  # noqa: E402
 
 FLUSH_SECONDS = 0.2
@@ -168,11 +168,11 @@ class Trainer:
             self._fit_chunk()
         except (RestartFit, Quit):
             raise
-        except Exception as e:
+        except BaseException as e:  # a hook's sys.exit() is that hook's error: pause, say so
             if SENTINEL in str(e):
                 self._diverged()
             else:
-                self._user_code_failed(e)
+                self._user_code_failed(as_exception(e))
             return
         if self.epoch >= self.target_epochs:
             self.finish("all epochs done")
@@ -206,7 +206,7 @@ class Trainer:
             )
         except (RestartFit, Quit):
             raise
-        except Exception:
+        except BaseException:  # SystemExit too (a hook's sys.exit); the caller says what
             # Count the batch only if it trained: the probe writes its row at the end of the
             # step, so an error inside it (TensorFlow's, or tracing a model that cannot take
             # the data) leaves none, while a callback that raised after the batch finds it.
@@ -565,4 +565,5 @@ def _number(v) -> bool:
 def one_line(exc: BaseException) -> str:
     """`check.one_line` (Keras/TF noise stripped), with the exception type for user code."""
     first = check_one_line(exc)
-    return first if isinstance(exc, BadInput) else f"{type(exc).__name__}: {first}"
+    plain = isinstance(exc, (BadInput, UserCodeExit))  # "called sys.exit(5)" says it all
+    return first if plain else f"{type(exc).__name__}: {first}"

@@ -233,3 +233,85 @@ def test_deep_script_problem_names_the_action(path, monkeypatch):
     assert "\n" not in message
     assert message.startswith(f"{path.name}: {key}: ")
     assert expect in message
+
+
+def trial_config(folder: Path, callbacks: str) -> Path:
+    """A config in `folder` (with its own copy of tiny.npz) with these [[callbacks]] tables."""
+    (folder / "tiny.npz").write_bytes((CONFIGS / "tiny.npz").read_bytes())
+    path = folder / "c.toml"
+    path.write_text((CONFIGS / "good.toml").read_text() + callbacks)
+    return path
+
+
+def test_the_trial_fit_writes_nothing_the_person_would_see(tmp_path):
+    """Callbacks run their hooks in the trial with every file argument (relative or absolute)
+    inside a throwaway folder, which is also the working directory meanwhile."""
+    elsewhere = tmp_path / "elsewhere"
+    path = trial_config(
+        tmp_path,
+        f'[[callbacks]]\ntype = "ModelCheckpoint"\nfilepath = "{elsewhere}/best.weights.h5"\n'
+        "save_weights_only = true\n"
+        '[[callbacks]]\ntype = "CSVLogger"\nfilename = "log.csv"\n'
+        '[[callbacks]]\ntype = "hostile:WritesFile"\n',
+    )
+    before = sorted(tmp_path.rglob("*"))
+    notes = check_config(load_config(path))
+    assert notes[-1] == "trial: one batch trained, calling 3 callbacks"
+    assert sorted(tmp_path.rglob("*")) == before
+    assert not (CONFIGS / "written.txt").exists() and Path.cwd() == CONFIGS
+
+
+def test_a_hook_that_fails_is_named_by_its_callback(tmp_path):
+    path = trial_config(
+        tmp_path,
+        '[[callbacks]]\ntype = "TerminateOnNaN"\n'
+        '[[callbacks]]\ntype = "LambdaCallback"\non_train_batch_end = "exit"\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config(load_config(path))
+    assert str(caught.value) == (
+        f"{path}: [[callbacks]][2]: LambdaCallback failed in on_train_batch_end during a "
+        "one-batch trial fit (raised TypeError: 'str' object is not callable)"
+    )
+
+
+def test_disabled_callbacks_are_built_but_not_run_in_the_trial(tmp_path):
+    path = trial_config(
+        tmp_path, '[[callbacks]]\ntype = "LambdaCallback"\nenabled = false\non_epoch_end = "x"\n'
+    )
+    assert check_config(load_config(path))[-2:] == [
+        "callbacks: LambdaCallback (disabled)",
+        "trial: one batch trained",
+    ]
+
+
+def test_a_real_ctrl_c_in_user_code_still_interrupts(tmp_path):
+    text = (
+        (CONFIGS / "good.toml").read_text().replace("tiny_model:build", "hostile:build_interrupted")
+    )
+    with pytest.raises(KeyboardInterrupt):
+        check_config(parse_config(text, CONFIGS / "c.toml"))
+
+
+def test_optimizers_keras_exports_but_get_does_not_know():
+    from weightwatch.engine.check import check_optimizer, make_optimizer
+
+    opt = make_optimizer("lamb", 0.01)
+    assert type(opt) is keras.optimizers.Lamb and float(opt.learning_rate) == pytest.approx(0.01)
+    assert type(make_optimizer("LAMB")) is keras.optimizers.Lamb
+    check_optimizer("Lamb", "[compile].optimizer", "c.toml")
+    with pytest.raises(ConfigError, match=r'received "lossscaleoptimizer"$'):
+        check_optimizer("lossscaleoptimizer", "[compile].optimizer", "c.toml")  # needs an inner one
+    assert check_config(load_config("good_lamb.toml"))[0] == "compile: lamb, loss mse, metrics none"
+
+
+def test_an_npz_larger_than_free_memory_is_refused_before_it_is_read(monkeypatch):
+    from weightwatch.engine import datafiles
+
+    monkeypatch.setattr(datafiles, "_available_memory", lambda: 100)
+    with pytest.raises(ConfigError) as caught:
+        load_data(load_config("good.toml"))
+    assert str(caught.value) == (
+        "good.toml: [data].path: expected data that fits in memory, received tiny.npz "
+        "holding 1 KiB (100 bytes available)"
+    )

@@ -5,6 +5,8 @@ Each bad fixture starts with `# key: <key path>` and `# expect: <text in the mes
 
 from __future__ import annotations
 
+import importlib.machinery
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +195,34 @@ def test_loading_modules_import_no_tensorflow_keras_or_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_shadowing_fixture_names_the_module_beside_the_config(monkeypatch):
+    monkeypatch.chdir(CONFIGS / "shadowing")
+    with pytest.raises(ConfigError) as caught:
+        load_config("bad_shadow_keras.toml")
+    assert str(caught.value) == (
+        'bad_shadow_keras.toml: keras.py: shadows the installed "keras" (the config\'s folder '
+        "comes first on sys.path so that its modules import); rename it"
+    )
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["numpy/__init__.py", "tensorflow.pyc", f"h5py{importlib.machinery.EXTENSION_SUFFIXES[0]}"],
+)
+def test_packages_and_compiled_modules_beside_the_config_shadow_too(tmp_path, module):
+    (tmp_path / "tiny.npz").write_bytes((CONFIGS / "tiny.npz").read_bytes())
+    (tmp_path / "c.toml").write_text((CONFIGS / "good.toml").read_text())
+    (tmp_path / module).parent.mkdir(exist_ok=True)
+    (tmp_path / module).write_bytes(b"")
+    with pytest.raises(ConfigError, match=rf"c\.toml: {re.escape(module)}: shadows the installed"):
+        load_config(tmp_path / "c.toml")
+
+
+def test_modules_that_shadow_nothing_are_fine(tmp_path):
+    (tmp_path / "tiny.npz").write_bytes((CONFIGS / "tiny.npz").read_bytes())
+    (tmp_path / "c.toml").write_text((CONFIGS / "good.toml").read_text())
+    (tmp_path / "my_keras.py").write_text("")
+    (tmp_path / "google").mkdir()  # a folder without __init__.py loses to the installed package
+    assert load_config(tmp_path / "c.toml").run.name == "c"

@@ -108,3 +108,17 @@ def test_action_kind_key_accepts_common_spellings(tmp_path):
     script = load_script(p)
     assert [a.kind for a in script.actions] == ["save", "pause", "resume", "quit"]
     assert script.actions[0].args["name"] == "a"
+
+
+def test_save_names_are_held_to_the_stores_rule_when_the_script_loads(tmp_path):
+    """A name the checkpoint store would refuse mid-run (over 100 characters) is refused now."""
+    path = tmp_path / "s.toml"
+    path.write_text(f'[[action]]\ndo = "save"\nname = "{"n" * 100}"\n')
+    assert load_script(path).actions[0].args["name"] == "n" * 100
+    path.write_text(f'[[action]]\ndo = "save"\nname = "{"n" * 101}"\n')
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert str(caught.value).startswith(
+        f"{path}: [[action]][1].name: expected a checkpoint name of at most 100 characters, "
+        "received 101 ("
+    )

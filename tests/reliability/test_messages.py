@@ -137,3 +137,21 @@ def test_run_refuses_a_keras_py_beside_the_config(tmp_path):
         "run", fixture.name, "--headless", "--run-dir", tmp_path / "run", cwd=fixture.parent
     )
     assert_one_line(done, fixture)
+
+
+def test_a_hook_that_calls_sys_exit_mid_run_pauses_the_session_and_the_report_says_so(tmp_path):
+    # Before: the SystemExit ended the training thread; exit code 5, an asyncio traceback, and
+    # neither report.json nor --report written.
+    run_dir, report = tmp_path / "run", tmp_path / "report.json"
+    done = weightwatch(
+        "run", "deep_callback_hook_exits.toml", "--headless", "--run-dir", run_dir,
+        "--report", report,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode not in (0, 5), done.stderr[-3000:]  # failed training is not success
+    written = json.loads(report.read_text())
+    assert json.loads((run_dir / "report.json").read_text()) == written
+    errors = [e for e in written["events"] if e["kind"] == "error"]
+    assert errors[0]["detail"]["message"] == "called sys.exit(5)"
+    assert "sys.exit(5)" in errors[0]["detail"]["traceback"]  # where it was called
+    assert written["session_steps"] == 2 and written["events"][-1]["kind"] == "quit"
