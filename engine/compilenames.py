@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import BadInput, ConfigError
 from .specs import Config
-from .tomlread import did_you_mean
+from .tomlread import did_you_mean, show  # show: a name with a newline stays on one line
 
 # Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
 _COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")
@@ -60,7 +60,7 @@ def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = Conf
         pass
     names = [n for n, cls in _optimizer_classes().items() if _makes_alone(cls)]
     raise error(
-        f'{file}: {key}: expected a Keras optimizer name, received "{name}"'
+        f"{file}: {key}: expected a Keras optimizer name, received {show(name)}"
         + did_you_mean(name.lower(), names)
     )
 
@@ -92,7 +92,7 @@ def _check_name(
     except (ValueError, TypeError):
         pass
     raise error(
-        f'{file}: {key}: expected a Keras {what} name, received "{name}"'
+        f"{file}: {key}: expected a Keras {what} name, received {show(name)}"
         + did_you_mean(name, names)
     )
 

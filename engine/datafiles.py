@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .specs import Config
+from .tomlread import show
 from .usercode import _call_user, display_path, ensure_on_path, one_line, resolve_import
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
@@ -67,7 +68,7 @@ def _read_npz(path: Path, file: str) -> Arrays:
             f"received {path.name} ({one_line(exc)})"
         ) from exc
     if "x" not in arrays or "y" not in arrays:
-        names = ", ".join(f'"{n}"' for n in arrays) or "no arrays"
+        names = ", ".join(show(n) for n in arrays) or "no arrays"  # zip names are arbitrary
         raise ConfigError(
             f'{file}: [data].path: expected arrays "x" and "y" in {path.name}, received {names}'
         )
@@ -95,7 +96,7 @@ def _check_npz_sizes(path: Path, file: str) -> None:
         if need > info.file_size:  # the data cannot be in the file: its header lies
             raise ConfigError(
                 f"{file}: [data].path: expected each array in {path.name} to hold what its "
-                f'header declares, received "{name}" that declares shape {shape} of {dtype} '
+                f"header declares, received {show(name)} that declares shape {shape} of {dtype} "
                 f"({_size(need)}) in {_size(info.file_size)}"
             )
         total += need

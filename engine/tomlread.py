@@ -83,11 +83,13 @@ CALLBACK_TYPE = Kind(
     'a Keras callback class name such as "EarlyStopping", or "module:Class"',
     lambda v: isinstance(v, str) and bool(_IDENT_RE.match(v) or _IMPORT_RE.match(v)),
 )
-# A run name becomes a folder under runs/, so it may not climb out of it.
+# A run name becomes a folder under runs/, so it may not climb out of it (nor be longer than a
+# file name may be: 255 bytes).
 NAME = Kind(
-    'a name without "/", "\\" or control characters',
+    'a name of at most 255 bytes without "/", "\\" or control characters',
     lambda v: (
         STRING.accepts(v)
+        and len(v.encode("utf-8", "surrogatepass")) <= 255
         and not re.search(r"[/\\]", v)
         and not _CONTROL_RE.search(v)
         and v not in (".", "..")
