@@ -22,6 +22,7 @@ EPILOG = """examples:
   weightwatch run config.toml --headless --script steps.toml --report report.json
   weightwatch check config.toml        validate a config (and --script) without training
   weightwatch demo                     the guided tour: continue, restore, reset, optimizer reset
+  weightwatch demo --autoplay 2        the same tour by itself, for a screencast recorder
   weightwatch inspect runs/NAME        checkpoints, segments and events of a run
 """
 
