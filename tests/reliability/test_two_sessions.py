@@ -30,6 +30,7 @@ from weightwatch.engine.runlog import METRIC_COLUMNS, read_run
 from tests.conftest import write_config
 
 from .conftest import T, check_report
+from .terminal import Terminal
 
 CLI = [sys.executable, "-m", "weightwatch.tui.cli"]
 CHILD = Path(__file__).with_name("saver_child.py")
@@ -108,6 +109,10 @@ def test_a_second_session_is_refused_and_the_first_trains_on_to_its_report(tmp_p
                 out.stderr,
             )
             assert out.stdout == ""
+        term = Terminal("run", str(config), cwd=tmp_path)  # the dashboard: refused before it opens
+        assert term.wait(T) == 2, term.text[-2000:]
+        lines = term.text.decode().strip().splitlines()
+        assert len(lines) == 1 and refused_line("two/run", first.pid).fullmatch(lines[0].strip())
         looked = cli("inspect", str(run), "--json", cwd=tmp_path)  # read-only: no lock needed
         assert looked.returncode == 0, looked.stderr
         assert [e["kind"] for e in json.loads(looked.stdout)["events"]] == ["started"]
