@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from weightwatch.engine.atomic import TEMP_PREFIX
+from weightwatch.engine.config import load_config
 from weightwatch.engine.errors import BadInput
 from weightwatch.engine.inspect import inspect_run
 from weightwatch.engine.runlock import LOCK_NAME, RunDirInUse, RunLock
@@ -269,3 +271,34 @@ def test_the_lock_file_itself(tmp_path):
     with pytest.raises(BadInput, match=LOCK_NAME):
         RunLock.acquire(tmp_path, "s6")
     assert outside.read_text() == "precious"
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_never_leaves_a_lock_that_blocks(tmp_path):
+    """Ten saver children killed at random moments (mostly inside a save): while each lives a
+    session is refused naming it; once it is killed the next one takes the lock over."""
+    from weightwatch.engine.session import Session
+
+    rng = random.Random()
+    config = write_config(tmp_path / "r", epochs=1_000_000)
+    run = tmp_path / "r" / "run"
+    for trial in range(10):
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), str(config), str(run)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout.readline() == "ready\n", trial
+            with pytest.raises(RunDirInUse, match=rf"\(pid {child.pid}, started"):
+                RunLock.acquire(run, "probe")
+            time.sleep(rng.uniform(0.0, 0.5))
+        finally:
+            child.kill()
+            child.wait(T)
+            child.stdout.close()
+            child.stderr.close()
+        s = Session(load_config(config), run_dir=run)  # not started: no TensorFlow needed
+        assert s.run_lock.stale["pid"] == child.pid, trial
+        s.close()
