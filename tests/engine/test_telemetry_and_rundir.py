@@ -56,7 +56,7 @@ def test_run_directory_files_and_inspect(make_config):
     assert [e["epoch"] for e in epochs] == [1, 2] and "val_loss" in epochs[0]
     assert s.telemetry.window("val_loss")[0] == [4.0, 8.0]
     got = inspect_run(run)
-    assert set(got) == {"checkpoints", "segments", "events"}
+    assert set(got) == {"checkpoints", "segments", "events", "callback_files"}  # the last: issue 10
     (ck,) = got["checkpoints"]
     assert ck["name"] == "three" and ck["loadable"] is True and ck["model_step"] == 3
     assert ck["fingerprint"] == r["checkpoints"][0]["fingerprint"]
