@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from weightwatch.engine.errors import BadInput
@@ -104,14 +105,12 @@ def run_interactive(config, run_dir, ref, report) -> int:
     session = Session(config, run_dir=run_dir, from_checkpoint=ref)
     app = WeightwatchApp(session=session, report_path=report)
     session.listener = app.session_listener
-    with redirect_stderr_to(session.run_dir / "tensorflow.log"):
-        app.run()
-    return finish_message(session, report, app.internal_error)
+    with redirect_stderr_to(session.run_dir / "tensorflow.log"), own_loop() as loop:
+        app.run(loop=loop)
+    return leave_if_stuck(session, finish_message(session, report, app.internal_error))
 
 
 def run_headless_cli(config, script, run_dir, ref, report) -> int:
-    import asyncio
-
     from weightwatch.engine.session import Session
 
     from .app import WeightwatchApp
@@ -120,12 +119,45 @@ def run_headless_cli(config, script, run_dir, ref, report) -> int:
 
     session = Session(config, run_dir=run_dir, from_checkpoint=ref)
     app = WeightwatchApp(session, script=script, report_path=report)
-    with redirect_stderr_to(session.run_dir / "tensorflow.log"):
-        asyncio.run(run_app_headless(app, script))
-    return finish_message(session, report, app.internal_error)
+    with redirect_stderr_to(session.run_dir / "tensorflow.log"), own_loop() as loop:
+        loop.run_until_complete(run_app_headless(app, script))
+    return leave_if_stuck(session, finish_message(session, report, app.internal_error))
+
+
+@contextmanager
+def own_loop():
+    """An event loop closed without `asyncio.run`'s wait for its executor's threads: the
+    training thread runs there, and one stuck in user code (a callback that never returns) must
+    not keep a quit from ending. The app writes the report before the loop closes."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()  # shuts the executor down without waiting
+
+
+def leave_if_stuck(session, code: int) -> int:
+    """The exit code, or the end of the process now if the training thread did not stop (Python
+    would wait for it at exit for ever). Everything is written by then."""
+    stopped = getattr(session, "stopped", None)
+    if stopped is None or stopped.wait(STUCK_GRACE_S):
+        return code
+    print(
+        "weightwatch: training did not stop when asked (user code still running: see the last "
+        "event in events.jsonl); ended without it",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or EXIT_TRAINING_FAILED)
 
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_TRAINING_FAILED = 0, 1, 2, 3
+QUIT_TIMEOUT_S = 15.0  # as the app's: how long a quit waits for the training thread
+STUCK_GRACE_S = 2.0
 
 
 def finish_message(session, report, internal_error: BaseException | None = None) -> int:
@@ -253,12 +285,15 @@ def run_plain(config, run_dir, ref, report) -> int:
             progress()
             done.wait(0.25)
         progress()
-        session.stop().result()
-        thread.join()
+        try:
+            session.stop().result(timeout=QUIT_TIMEOUT_S)
+        except TimeoutError:
+            pass  # stuck in user code: the report below says what is known
+        thread.join(timeout=STUCK_GRACE_S)
     final = session.report()
     for path in (session.run_dir / "report.json", *([Path(report)] if report else [])):
         try:
             write_report(final, path)
         except OSError:
             pass  # finish_message names every report that could not be written
-    return finish_message(session, report)
+    return leave_if_stuck(session, finish_message(session, report))

@@ -310,3 +310,64 @@ def test_training_error_is_the_failure_that_ended_training():
     assert training_error([started, failed, resumed, finished]) is None
     assert training_error([started, refused, finished]) is None
     assert training_error([]) is None
+
+
+STUCK = """
+import time
+
+import keras
+
+
+class Stuck(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            time.sleep(1e6)  # user code that never returns
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["--headless", "--plain"])
+def test_a_quit_ends_even_when_user_code_never_returns(tmp_path, mode):
+    """The training thread is stuck in a callback: SIGTERM still ends the process once the quit
+    timeout (15 s) has passed, with the report written (exit 3: training did not stop)."""
+    folder = tmp_path / "s"
+    config = write_config(folder, epochs=LONG)
+    module = f"ww_stuck_{uuid.uuid4().hex[:8]}"
+    (folder / f"{module}.py").write_text(STUCK)
+    config.write_text(config.read_text() + f'\n[[callbacks]]\ntype = "{module}:Stuck"\n')
+    report = folder / "r.json"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "weightwatch.tui.cli",
+            "run",
+            str(config),
+            mode,
+            "--report",
+            "r.json",
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        events, deadline = folder / "run" / "events.jsonl", time.monotonic() + 120
+        while '"started"' not in (events.read_text() if events.exists() else ""):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(2.0)  # three batches, and the callback is stuck
+        sent = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert took < 30, f"{took:.1f} s after SIGTERM"
+    assert child.returncode == 3, out + err
+    assert "training did not stop when asked" in err and "Traceback" not in out + err
+    written = json.loads(report.read_text())
+    check_report(written)
+    assert written["session_steps"] == 2  # the third batch's callback never returned
