@@ -28,6 +28,7 @@ from .dispatcher import CallbackDispatcher  # noqa: E402
 from .errors import BadInput  # noqa: E402
 from .events import Event, SessionState  # noqa: E402
 from .probe import SENTINEL, TelemetryProbe  # noqa: E402
+from .progress import RateWindow  # noqa: E402
 from .runlog import RunLog  # noqa: E402
 from .trial import check_val_shapes  # noqa: E402
 from .usercode import UserCodeExit, as_exception, call_builder, display_path  # noqa: E402
@@ -62,7 +63,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.target_epochs = self.config.train.epochs
         self.last_flush = time.perf_counter()
-        self.rate_mark = (time.perf_counter(), 0)
+        self.rate = RateWindow()  # steps/s over the last ~2 s of training (engine/progress.py)
         self.train_seconds = 0.0
         self.train_steps = 0
         self.steps_per_s: float | None = None
@@ -192,7 +193,7 @@ class Trainer:
         self.params = {"verbose": 0, "epochs": end, "steps": spe}
         self.dispatcher.bind(self.model, self.params)
         callbacks = [self.dispatcher, control] if self.dispatcher.active else [control]
-        self.rate_mark = (time.perf_counter(), self.done)
+        self.rate.start(self.done, warm_up=True)  # fit's start-up (tracing) is not speed
         try:
             self.model.fit(
                 ds,
@@ -253,6 +254,7 @@ class Trainer:
         while True:
             cmd = s._pop_command()
             if cmd is not None:
+                self._account_time()  # what a command takes (a save, a load) is not training
                 restart |= transitions.apply(self, cmd)
                 continue
             if s.state.parked or s.state is SessionState.FAILED:
@@ -261,7 +263,7 @@ class Trainer:
                 self._check_holds(where)
                 continue
             break
-        self.rate_mark = (time.perf_counter(), self.done)
+        self.rate.start(self.done)  # on again after a park or a command (else it counts on)
         if restart and where != "start":
             raise RestartFit
 
@@ -308,21 +310,16 @@ class Trainer:
         self.publish(model_step=int(rows[-1][3]), learning_rate=float(rows[-1][1]))
 
     def _measure_rate(self) -> None:
-        now = time.perf_counter()
-        t0, n0 = self.rate_mark
-        if now - t0 >= 0.5 and self.done > n0:
-            self.steps_per_s = (self.done - n0) / (now - t0)
-            self.train_seconds += now - t0
-            self.train_steps += self.done - n0
-            self.rate_mark = (now, self.done)
+        """At a flush (never per batch): steps/s over the last ~2 s of training."""
+        self.rate.mark(self.done)
+        self.steps_per_s = self.rate.rate() or self.steps_per_s
+        self.train_seconds, self.train_steps = self.rate.trained, self.rate.counted
 
     def _account_time(self) -> None:
-        now = time.perf_counter()
-        t0, n0 = self.rate_mark
-        if self.done > n0:
-            self.train_seconds += now - t0
-            self.train_steps += self.done - n0
-        self.rate_mark = (now, self.done)
+        """Training stops here for now (parked, a command, the end of `fit`): the time from
+        now until it goes on is not training time."""
+        self.rate.park(self.done)
+        self.train_seconds, self.train_steps = self.rate.trained, self.rate.counted
 
     def publish(self, **extra) -> None:
         """Refresh the status snapshot. Between flushes (a transition, an epoch end) the model
@@ -345,7 +342,7 @@ class Trainer:
             loss=self.last_loss,
             global_norm=self.last_norm,
             callbacks=tuple(self.dispatcher.specs),
-            optimizer=getattr(opt, "name", "") if opt is not None else "",
+            optimizer=type(opt).__name__ if opt is not None else "",  # "Adam", not "adam_1"
             **extra,
         )
 

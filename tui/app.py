@@ -372,7 +372,9 @@ class WeightwatchApp(App[dict | None]):
         if self.ready("recompile"):
             from weightwatch.tui.screens.dialogs import RecompileDialog
 
-            self.push_screen(RecompileDialog(self.session.status().optimizer), self._recompile)
+            self.push_screen(
+                RecompileDialog(self.session.status().optimizer.lower()), self._recompile
+            )
 
     def _recompile(self, choice: RecompileChoice | None) -> None:
         if choice is not None:

@@ -55,6 +55,12 @@ OPTIMIZERS = (
     "ftrl",
     "lion",
 )
+# The optimizer's class name, as the engine's status carries it ("Adam", not Keras' "adam_1").
+CLASS_NAMES = {name: name.capitalize() for name in OPTIMIZERS} | {
+    "adamw": "AdamW",
+    "sgd": "SGD",
+    "rmsprop": "RMSprop",
+}
 LAYERS = ("dense", "dense_1", "dense_2")
 LAYER_SHARE = (0.62, 0.71, 0.33)  # each layer's share of the global norm (squares sum to ~1)
 STEPS_PER_S = 480.0  # fixed, so that snapshots are deterministic
@@ -261,7 +267,7 @@ class FakeSession:
                 loss=self.telemetry.latest("loss"),
                 global_norm=self._w.norm(),
                 callbacks=self._callbacks,
-                optimizer=self._optimizer,
+                optimizer=CLASS_NAMES.get(self._optimizer, self._optimizer),
                 last_verdict=next((e.verdict for e in reversed(self._events) if e.verdict), None),
             )
 

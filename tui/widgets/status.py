@@ -13,6 +13,7 @@ import time
 from textual.content import Content
 from textual.widget import Widget
 from weightwatch.engine.events import SessionState, Status
+from weightwatch.engine.progress import duration, epoch_shown, eta_seconds, learning_rate
 
 STATE_STYLES = {
     SessionState.STARTING: "$text-muted",
@@ -25,7 +26,7 @@ STATE_STYLES = {
 }
 STARTING_WORK = "importing TensorFlow and building the model…"
 STARTING_TEXT = f"● STARTING   {STARTING_WORK}"  # the first frame, before any status exists
-EPOCH_BOX = 40  # columns on the right for "epoch x of y" over the bar
+EPOCH_BOX = 40  # columns on the right for the ETAs over the bar
 BAR_WIDTH = 28
 BAR, HALF_LEFT, HALF_RIGHT = "━", "╺", "╸"
 
@@ -34,7 +35,6 @@ def describe(status: Status) -> Content:
     """Two lines: state, epoch, steps and speed; then optimizer, learning rate and callbacks."""
     active = [spec.label for spec in status.callbacks if spec.enabled]
     off = len(status.callbacks) - len(active)
-    lr = f"{status.learning_rate:.3g}" if status.learning_rate is not None else "-"
     speed = f"{status.steps_per_s:,.0f} steps/s" if status.steps_per_s else "- steps/s"
     if status.state.parked or status.state is SessionState.FAILED:
         # Why it is parked says more than a speed: "diverged at step 812 - press l to load ...".
@@ -44,7 +44,7 @@ def describe(status: Status) -> Content:
         f"[b {STATE_STYLES[status.state]}]● $state[/]", state=status.state.value.upper()
     )
     counters = [
-        Content(f"epoch {status.epoch}/{status.epochs}"),
+        Content(f"epoch {epoch_shown(status.epoch, status.epochs)}/{status.epochs}"),
         Content(f"step {status.session_step:,}"),
         Content(f"model step {status.model_step:,}"),
         Content(speed),
@@ -54,19 +54,28 @@ def describe(status: Status) -> Content:
     first = Content("   ").join([state, *counters])
     callbacks = ", ".join(active) or "none"
     second = Content(
-        f"  {status.optimizer or '?'}  lr {lr}   callbacks: {callbacks}"
-        + (f" (+{off} off)" if off else "")
+        f"  {status.optimizer or '?'} lr {learning_rate(status.learning_rate)}"
+        f"   callbacks: {callbacks}" + (f" (+{off} off)" if off else "")
     )
     return Content("\n").join([first, second])
 
 
+def eta_text(status: Status) -> str:
+    """ "ETA epoch 0:03 · run 1:12" while training at a known speed, else ""."""
+    if status.state is not SessionState.RUNNING:
+        return ""
+    epoch, run = eta_seconds(status)
+    if epoch is None or run is None:
+        return ""
+    return f"ETA epoch {duration(epoch)} · run {duration(run)}"
+
+
 def progress_of(status: Status) -> tuple[str, float | None]:
-    """The label over the bar and the fraction of the epoch done (None: not known yet)."""
-    if not status.epochs:
-        return "epoch progress", None
-    label = f"epoch {min(status.epoch + 1, status.epochs)} of {status.epochs}"
+    """The label over the bar (the ETAs; the epoch itself is counted once, on the left) and the
+    fraction of the epoch done (None: not known yet)."""
+    label = eta_text(status) or "epoch progress"
     total = status.steps_per_epoch
-    if not total:
+    if not status.epochs or not total:
         return label, None
     if status.epoch >= status.epochs and not status.step_in_epoch:
         return label, 1.0  # the last epoch is done: a full bar
@@ -93,8 +102,8 @@ def bar(fraction: float | None, width: int = BAR_WIDTH, phase: float | None = No
 
 
 class StatusBar(Widget):
-    """State, epoch x/y, session and model step, learning rate, steps/s, active callbacks; the
-    progress through the current epoch on the right."""
+    """State, epoch x/y, session and model step, steps/s, optimizer, learning rate, active
+    callbacks; the ETAs and the progress through the current epoch on the right."""
 
     DEFAULT_CSS = """
     StatusBar { height: 2; }
