@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
+from weightwatch.tui.palette import help_bindings, save_screenshot, system_commands
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
 from weightwatch.tui.widgets.chart_view import CHART_BINDINGS, CHART_HELP, change_view
@@ -400,14 +401,19 @@ class WeightwatchApp(App[dict | None]):
         from weightwatch.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen([*DASHBOARD_BINDINGS, *self.BINDINGS, *CHART_HELP]))
+            self.push_screen(HelpScreen(help_bindings(self, DASHBOARD_BINDINGS, CHART_HELP)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every dashboard action is in the command palette too."""
-        yield from super().get_system_commands(screen)
+        """Every dashboard action is in the command palette too; Quit, Keys and Screenshot
+        are the app's (tui/palette.py)."""
+        yield from system_commands(self, super().get_system_commands(screen), self.action_help)
         for action, title in PALETTE_TITLES.items():
             binding = next(b for b in DASHBOARD_BINDINGS if b.action == action)
             yield SystemCommand(title, binding.tooltip, partial(self.run_action, action))
+
+    def screenshot(self) -> Path | None:
+        """The palette's Screenshot: an SVG in the run directory."""
+        return save_screenshot(self, self.clock())
 
     # -- quitting -----------------------------------------------------------------------------
 

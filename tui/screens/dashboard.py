@@ -16,14 +16,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from weightwatch.engine import events as ev
 from weightwatch.tui.widgets.banner import VerdictBanner
 from weightwatch.tui.widgets.budget import RedrawBudget
 from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, markers_for
 from weightwatch.tui.widgets.event_log import EventLog
+from weightwatch.tui.widgets.footer import KeysFooter
 from weightwatch.tui.widgets.layers import LayerNorms
-from weightwatch.tui.widgets.status import StatusBar
+from weightwatch.tui.widgets.status_fit import FittedStatusBar
 
 BINDINGS = [
     Binding(
@@ -74,13 +75,18 @@ BINDINGS = [
 ]
 
 
+PARKED = (ev.SessionState.PAUSED, ev.SessionState.FINISHED)
 STATUS_PERIOD_RUNNING = 0.5  # seconds between status refreshes while training
+SHORT_BELOW = 30  # rows: a shorter terminal gets the compact layout
 
 
 class DashboardScreen(Screen[None]):
     """Everything a person watches while the model trains."""
 
     BINDINGS = BINDINGS
+    # Below 30 rows (80x24) the header goes and the banner and tour caption take one row less
+    # each, so that each chart keeps room to plot (app.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]
 
     def __init__(self, session: Any, *, refresh_hz: float, chart_window: int) -> None:
         super().__init__(id="dashboard")
@@ -99,7 +105,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield StatusBar(id="status-bar")
+        yield FittedStatusBar(id="status-bar")
         yield VerdictBanner(id="banner")
         with Horizontal(id="main"):
             with Vertical(id="charts"):
@@ -108,7 +114,7 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="side"):
                 yield LayerNorms(id="layers")
                 yield EventLog(id="event-log", wrap=True, min_width=20, max_lines=2000)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#layers").border_title = "layer norms (L2)"
@@ -148,7 +154,11 @@ class DashboardScreen(Screen[None]):
 
     def show_status(self) -> None:
         """The status line and epoch progress from a fresh `session.status()` (cheap)."""
-        self.query_one(StatusBar).show(self.session.status())
+        status = self.session.status()
+        for bar in self.query(FittedStatusBar):  # none while the app closes
+            bar.show(status)
+        for footer in self.query(KeysFooter):  # p's short label says what p does now
+            footer.parked = status.state in PARKED
 
     def redraw_charts(self) -> None:
         telemetry = self.session.telemetry
@@ -172,7 +182,11 @@ class DashboardScreen(Screen[None]):
         self.markers = markers_for(self.events)
         self._event_waiting = True
         self.query_one(EventLog).add_event(event)
-        if banner and event.verdict and not self._repeats_banner(event):
+        if not event.verdict:
+            return
+        if not banner:
+            self.query_one(VerdictBanner).remember(event)
+        elif not self._repeats_banner(event):
             self.query_one(VerdictBanner).show_event(event)
             self.banner_event = event
 

@@ -1,10 +1,17 @@
-"""The help screen: every key, what each verdict means, what the chart markers say."""
+"""The help screen: every key, what each verdict means, what the chart markers say.
+
+Every key is listed, also those the footer has no room for (space, Ctrl+C, the chart keys), and
+long lines wrap under their own column, never back to column 0.
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from weightwatch.engine import events as ev
@@ -13,20 +20,64 @@ MARKERS = (
     "⏸ pause · cb callbacks edited · save / load checkpoint · RESET rebuilt · "
     "opt recompiled · lr learning rate changed · err a failed action"
 )
+KEY_WIDTH = 8
+LABEL_WIDTH = 16
 
 
-def keys_text(bindings: list[Binding]) -> str:
-    """One line per key binding: key, description, tooltip."""
-    rows = []
+def key_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+    """(key and description, tooltip) for each binding that has a description, once each."""
+    rows, seen = [], set()
     for binding in bindings:
-        if binding.description and binding.show:
-            key = binding.key_display or binding.key
-            rows.append(f"  {key:<8} {binding.description:<16} {binding.tooltip}")
-    return "\n".join(rows)
+        if not binding.description:
+            continue
+        key = binding.key_display or binding.key
+        if (key, binding.description) in seen:
+            continue
+        seen.add((key, binding.description))
+        rows.append(
+            (f"  {key:<{KEY_WIDTH}} {binding.description:<{LABEL_WIDTH}} ", binding.tooltip)
+        )
+    return rows
 
 
-def verdicts_text() -> str:
-    return "\n".join(f"  {ev.VERDICT_WORDS[v]}" for v in (*ev.VERDICTS, ev.FRESH))
+def keys_text(bindings: list[Binding], width: int = 1000) -> str:
+    """One line per key binding: key, description, tooltip (wrapped under itself)."""
+    return hanging(key_rows(bindings), width)
+
+
+def hanging(rows: list[tuple[str, str]], width: int) -> str:
+    """Each row's text after its prefix, wrapped to `width` with the wrapped lines starting
+    under the text's first column."""
+    lines = []
+    for prefix, text in rows:
+        room = max(10, width - len(prefix))
+        wrapped = textwrap.wrap(text, room) or [""]
+        lines.append(prefix + wrapped[0])
+        lines.extend(" " * len(prefix) + more for more in wrapped[1:])
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def verdict_rows() -> list[tuple[str, str]]:
+    rows = []
+    for verdict in (*ev.VERDICTS, ev.FRESH):
+        name, _, words = ev.VERDICT_WORDS[verdict].partition(": ")
+        rows.append((f"  {name}: ", words))
+    return rows
+
+
+def verdicts_text(width: int = 1000) -> str:
+    return hanging(verdict_rows(), width)
+
+
+class HangingText(Static):
+    """Rows of (prefix, text), wrapped at the widget's width with a hanging indent."""
+
+    def __init__(self, rows: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def render(self) -> Content:
+        return Content(hanging(self.rows, self.content_size.width or 1000))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -45,11 +96,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog -wide", id="help"):
             yield Label("weightwatch: keys", classes="dialog-title")
-            yield Static(keys_text(self.bindings), markup=False)
+            yield HangingText(key_rows(self.bindings), id="help-keys")
             yield Label("What the verdicts mean", classes="dialog-title")
-            yield Static(verdicts_text(), markup=False)
+            yield HangingText(verdict_rows(), id="help-verdicts")
             yield Label("Chart markers", classes="dialog-title")
-            yield Static(MARKERS, markup=False)
+            yield HangingText([("  ", MARKERS)], id="help-markers")
             yield Static("Every action is also in the command palette (ctrl+p).", markup=False)
 
     def action_close(self) -> None:
