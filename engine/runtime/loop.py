@@ -1,0 +1,313 @@
+"""The engine's own epoch/batch loop: the user's callbacks see ONE uninterrupted `model.fit`.
+
+Why not `fit` in chunks: ending `fit` with an exception and calling it again mid-epoch makes
+Keras reset the metrics (`fit` calls `reset_metrics()` before every epoch it starts), restart
+the batch numbers at 0, call `on_epoch_begin` again for the same epoch, give `params["steps"]`
+the shortened epoch and make a new History. This loop is `fit`'s loop (keras/src/backend/
+tensorflow/trainer.py, TensorFlow backend) with one addition: between two batches it may hand
+the thread to the engine (`Driver.boundary`), which parks it for a pause or applies commands,
+and then goes on in the same epoch, with the same metrics, the same `CallbackList` and History.
+
+Interface (what the trainer uses)::
+
+    loop = TrainLoop(model, feed, epochs=E, callbacks=[...], driver=trainer,
+                     validation=(x_val, y_val), initial_epoch=e0, initial_step=s0)
+    loop.run()              # to the end of epoch E-1, or until a callback stops training;
+                            # returns the History (also `model.history`), as `fit` does
+    loop.epoch, loop.step   # the position: epoch in progress, batches done in it
+    loop.set_callbacks(cbs) # at a boundary: leaving ones get on_train_end, joining ones
+                            # on_train_begin (and on_epoch_begin when inside an epoch)
+    loop.model_changed(m)   # at a boundary, after a load, rebuild or recompile (see below)
+    loop.set_epochs(E2)     # a new target (params["epochs"] follows)
+    loop.end()              # on_train_end now (the session stops before the last epoch)
+
+- `feed` is an `engine.data.BatchFeed` (or anything with `batch_size`, `steps_per_epoch` and
+  `dataset(start_epoch, start_step, end_epoch)`): epoch e's batches are fixed by (seed, e), so a
+  loop can start at any (epoch, step) and see what an uninterrupted one sees.
+- `driver` implements `Driver` below. Per batch the loop reads `driver.attention` once and calls
+  `driver.batch_done(n)` once (n batches trained: `steps_per_execution`, fewer at an epoch's
+  end); `boundary("batch")` runs only while `attention` is true, before the next batch's
+  `on_train_batch_begin`, after waiting for the batch-end hooks still on Keras's worker thread
+  (so a save or fingerprint there sees what every hook did). After each epoch's `on_epoch_end`
+  the loop calls `epoch_done(epoch, logs, covers_from)` and `boundary("epoch")`.
+- Re-entrant: when anything raises out of `run()` (a hook, the model, a `Quit` from the
+  boundary), the loop keeps its position and state; the next `run()` goes on from there,
+  without a second `on_train_begin` or `on_epoch_begin`. A batch whose train step raised is not
+  counted and is fed again; an epoch whose end hooks raised counts as finished.
+
+After a load, rebuild or recompile (`model_changed`) the epoch in progress goes on for its
+remaining batches with the new weights/model, and the metrics are reset at that step: the
+epoch's logs (what callbacks see, `History`, `val_*` unchanged) then cover the batches from
+that step to the end of the epoch. Keras puts only numbers in `logs` (CSVLogger, TensorBoard,
+History take every key), so the note is not a log key: `Driver.epoch_done` gets `covers_from`
+(0 for a whole epoch) and the engine writes it to its epoch record. Mixing running means of two
+different models (or of weights before and after a load) into one number would say nothing
+true; a rebuild or recompile makes new metric objects anyway, so a load does the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import keras
+from keras.src.utils.python_utils import pythonify_logs
+
+from .callbacks import LiveCallbackList
+
+
+class Driver(Protocol):
+    """What the loop calls on the engine (the trainer implements it)."""
+
+    attention: bool  # read before every batch: True makes the loop call boundary("batch")
+
+    def batch_done(self, batches: int) -> None: ...
+
+    def epoch_done(self, epoch: int, logs: dict, covers_from: int) -> None: ...
+
+    def boundary(self, where: str) -> None: ...
+
+
+class NoDriver:
+    """A loop without an engine: runs like `fit`."""
+
+    attention = False
+
+    def batch_done(self, batches: int) -> None:
+        pass
+
+    def epoch_done(self, epoch: int, logs: dict, covers_from: int) -> None:
+        pass
+
+    def boundary(self, where: str) -> None:
+        pass
+
+
+class TrainLoop:
+    """`fit`'s epoch loop over the engine's feed, with boundaries between batches."""
+
+    def __init__(
+        self,
+        model,
+        feed,
+        *,
+        epochs: int,
+        callbacks=(),
+        driver: Driver | None = None,
+        validation=None,
+        validation_batch_size: int | None = None,
+        validation_steps: int | None = None,
+        validation_freq: int | list = 1,
+        initial_epoch: int = 0,
+        initial_step: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.model = model
+        self.feed = feed
+        self.epochs = epochs
+        self.driver: Driver = driver if driver is not None else NoDriver()
+        self.validation = validation
+        self.validation_batch_size = validation_batch_size or feed.batch_size
+        self.validation_steps = validation_steps
+        self.validation_freq = validation_freq
+        self.verbose = verbose
+        self.epoch = initial_epoch  # the epoch in progress (or the next to begin)
+        self.step = initial_step  # batches done in it
+        self.covers_from = initial_step  # first step the epoch's metrics cover
+        self.in_epoch = False  # on_epoch_begin was called for self.epoch
+        self.begun = False  # on_train_begin was called, on_train_end not yet
+        self.logs: Any = {}  # the last train step's logs (tensors, as `fit` keeps them)
+        self.epoch_logs: dict | None = None  # the last finished epoch's (on_train_end's logs)
+        self.history: keras.callbacks.History | None = None
+        self.callbacks: LiveCallbackList | None = None  # while begun
+        self._users = list(callbacks)
+        self._eval_iterator = None
+
+    # ----- the run -------------------------------------------------------------------------
+    def run(self) -> keras.callbacks.History | None:
+        """Train to the target epoch (or until a callback sets `stop_training`)."""
+        if not self.begun:
+            self._begin()
+        while self.epoch < self.epochs:
+            self._train_epoch()
+            if self.model.stop_training:
+                break
+        self._finalize()
+        self.end()
+        return self.history
+
+    def _begin(self) -> None:
+        """`fit`'s start, in `fit`'s order."""
+        model = self.model
+        self._symbolic_build()
+        self.history = keras.callbacks.History()
+        progbar = keras.callbacks.ProgbarLogger() if self.verbose else None
+        self.callbacks = LiveCallbackList(
+            self._users, history=self.history, progbar=progbar, model=model, params=self._params()
+        )
+        model.stop_training = False
+        model.make_train_function()
+        self.callbacks.on_train_begin()
+        self.begun = True
+        # BackupAndRestore sets `_initial_epoch` in on_train_begin; `fit` starts there.
+        restored = getattr(model, "_initial_epoch", None)
+        if restored and not self.in_epoch:
+            self.epoch, self.step, self.covers_from = restored, 0, 0
+
+    def _train_epoch(self) -> None:
+        if not self.in_epoch:
+            self.model.reset_metrics()
+            self.covers_from = self.step
+            self.callbacks.on_epoch_begin(self.epoch)
+            self.in_epoch = True
+        self._train_batches()
+        self._close_epoch()
+
+    def _train_batches(self) -> None:
+        """The per-batch path: one attribute read, the hooks `fit` calls, one counter call."""
+        spe = self.feed.steps_per_epoch
+        driver, callbacks = self.driver, self.callbacks
+        iterator = self._iterator()
+        fn, k = self._train_function()
+        while self.step < spe:
+            if driver.attention:
+                callbacks.flush()
+                driver.boundary("batch")
+                fn, k = self._train_function()  # a recompile or rebuild may have happened
+            begin = self.step
+            callbacks.on_train_batch_begin(begin)
+            try:
+                logs = fn(iterator)
+            except StopIteration:  # the feed ran short (cannot happen with a BatchFeed)
+                break
+            self.step = min(begin + k, spe)
+            self.logs = logs
+            driver.batch_done(self.step - begin)
+            callbacks.on_train_batch_end(begin + k - 1, logs)  # `fit`'s end_step
+            if self.model.stop_training:
+                break
+
+    def _close_epoch(self) -> None:
+        """Epoch logs (from the metrics), validation, on_epoch_end: as `fit` does."""
+        model = self.model
+        logs = pythonify_logs(model._get_metrics_result_or_logs(self.logs))
+        try:
+            if self.validation is not None and model._should_eval(self.epoch, self.validation_freq):
+                logs.update(self._validate())
+            self.callbacks.on_epoch_end(self.epoch, logs)
+        finally:
+            epoch, covers = self.epoch, self.covers_from
+            self.epoch, self.step, self.covers_from, self.in_epoch = epoch + 1, 0, 0, False
+            self.epoch_logs = logs
+            self.driver.epoch_done(epoch, logs, covers)
+        self.driver.boundary("epoch")
+
+    def _validate(self) -> dict:
+        """`fit`'s validation: `evaluate` on a cached iterator, through the same CallbackList."""
+        from keras.src.backend.tensorflow.trainer import TFEpochIterator
+
+        model = self.model
+        vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(self.validation))
+        if self._eval_iterator is None:
+            self._eval_iterator = TFEpochIterator(
+                x=vx,
+                y=vy,
+                sample_weight=vw,
+                batch_size=self.validation_batch_size,
+                distribute_strategy=model.distribute_strategy,
+                steps_per_execution=model.steps_per_execution,
+                steps_per_epoch=self.validation_steps,
+                shuffle=False,
+            )
+        model._eval_epoch_iterator = self._eval_iterator
+        val = model.evaluate(
+            x=vx,
+            y=vy,
+            sample_weight=vw,
+            batch_size=self.validation_batch_size,
+            steps=self.validation_steps,
+            callbacks=self.callbacks,
+            return_dict=True,
+            _use_cached_eval_dataset=True,
+        )
+        return {f"val_{name}": value for name, value in val.items()}
+
+    def _finalize(self) -> None:
+        """`fit`'s last act on a finished run (EMA optimizers copy their averages in)."""
+        opt = getattr(self.model, "optimizer", None)
+        if isinstance(opt, keras.optimizers.Optimizer) and self.epochs > 0:
+            opt.finalize_variable_values(self.model.trainable_weights)
+
+    def end(self, logs: dict | None = None) -> None:
+        """on_train_end for every callback (once); a later run() is a new `fit`."""
+        if not self.begun:
+            return
+        self.begun = False
+        self.in_epoch = False  # a new run begins the epoch again (on_epoch_begin)
+        self.model.__dict__.pop("_eval_epoch_iterator", None)
+        self._eval_iterator = None
+        self.callbacks.on_train_end(logs=self.epoch_logs if logs is None else logs)
+
+    # ----- changes at a boundary -----------------------------------------------------------
+    def set_callbacks(self, callbacks, logs: dict | None = None) -> None:
+        """A new list of user callbacks, in order. Those leaving get on_train_end; those
+        joining get the model, the params, on_train_begin and, inside an epoch,
+        on_epoch_begin (so their epoch-end code finds what its epoch-begin set up)."""
+        new = list(callbacks)
+        if not self.begun:
+            self._users = new
+            return
+        old = self.callbacks.users
+        self.callbacks.replace(new)  # waits for batch-end hooks in flight first
+        self._users = new
+        logs = pythonify_logs(logs)
+        kept, had = {id(cb) for cb in new}, {id(cb) for cb in old}
+        for cb in old:
+            if id(cb) not in kept:
+                cb.on_train_end(logs)
+        for cb in new:
+            if id(cb) not in had:
+                cb.set_model(self.model)
+                cb.set_params(self._params())
+                cb.on_train_begin(logs)
+                if self.in_epoch:
+                    cb.on_epoch_begin(self.epoch, {})
+
+    def model_changed(self, model=None) -> None:
+        """After a load, rebuild or recompile: the epoch goes on with `model` (or the same one
+        with new weights); metrics are reset here, so the epoch's logs cover from this step."""
+        if model is not None and model is not self.model:
+            self.model = model
+            model.stop_training = False
+            self._symbolic_build()
+            if self.callbacks is not None:
+                self.callbacks.set_model(model)  # also sets model.history, as `fit` does
+        self._eval_iterator = None
+        self.model.reset_metrics()
+        if self.in_epoch:
+            self.covers_from = self.step
+
+    def set_epochs(self, epochs: int) -> None:
+        self.epochs = epochs
+        if self.callbacks is not None:
+            self.callbacks.set_params(self._params())
+
+    # ----- helpers -------------------------------------------------------------------------
+    def _params(self) -> dict:
+        return {"verbose": self.verbose, "epochs": self.epochs, "steps": self.feed.steps_per_epoch}
+
+    def _iterator(self):
+        """The rest of the epoch in progress, distributed as `fit`'s TFEpochIterator does."""
+        ds = self.feed.dataset(self.epoch, self.step, self.epoch + 1)
+        return iter(self.model.distribute_strategy.experimental_distribute_dataset(ds))
+
+    def _train_function(self):
+        self.model.make_train_function()  # returns at once when it exists
+        return self.model.train_function, self.model.steps_per_execution
+
+    def _symbolic_build(self) -> None:
+        """`fit` builds an unbuilt model on a first batch when a distribution strategy is set."""
+        model = self.model
+        if getattr(model, "_distribute_strategy", None) is None:
+            return
+        batch = next(iter(self.feed.dataset(self.epoch, 0, self.epoch + 1)))
+        model._maybe_symbolic_build(data_batch=batch)
