@@ -167,9 +167,12 @@ def finish_message(session, report, internal_error: BaseException | None = None)
     A failed command or script action (a bad load) is an `error` event only: still 0."""
     from weightwatch.engine.report import training_error
 
-    where = f" (report: {report})" if report else ""
-    print(f"weightwatch: run directory {session.run_dir}{where}")
+    from .summary import run_summary
+
     unwritten = unwritten_reports(session, report)
+    if failed_start(session) is None:  # a start that failed says why in one line, no summary
+        print(run_summary(session.report(), session.run_dir, report, unwritten))
+    print(f"weightwatch: run directory {session.run_dir}", flush=True)
     if unwritten:
         print(
             f"weightwatch: could not write the report to {', '.join(map(str, unwritten))}; "
@@ -235,6 +238,8 @@ def run_plain(config, run_dir, ref, report) -> int:
     from weightwatch.engine.report import write_report
     from weightwatch.engine.session import Session
 
+    from .summary import plain_line
+
     done = threading.Event()
 
     def listen(msg) -> None:
@@ -265,14 +270,7 @@ def run_plain(config, run_dir, ref, report) -> int:
         st = session.status()
         if st.epoch != last_epoch[0] and st.loss is not None:
             last_epoch[0] = st.epoch
-            rate = f"{st.steps_per_s:.0f} steps/s" if st.steps_per_s else ""
-            print(
-                f"epoch {st.epoch}/{st.epochs}  step {st.session_step}  loss "
-                f"{st.loss if st.loss is None else round(st.loss, 5)}  norm "
-                f"{st.global_norm if st.global_norm is None else round(st.global_norm, 4)}"
-                f"  {rate}",
-                flush=True,
-            )
+            print(plain_line(st), flush=True)  # epoch counted from 1, steps/s, ETAs
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -283,7 +281,7 @@ def run_plain(config, run_dir, ref, report) -> int:
         thread = session.start()
         while not (done.is_set() or stop.is_set()):
             progress()
-            done.wait(0.25)
+            done.wait(0.1)  # often enough for a line per epoch of a small model
         progress()
         try:
             session.stop().result(timeout=QUIT_TIMEOUT_S)

@@ -1,0 +1,132 @@
+"""Numbers that are right (issue 11): the status line's epoch, speed, ETAs and optimizer, the
+`--plain` line, the run summary printed on quit, and the event log's lines and detail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from weightwatch.engine import events as ev
+from weightwatch.tui.summary import plain_line, run_summary
+from weightwatch.tui.widgets.status import describe, progress_of
+
+S = ev.SessionState
+
+
+def status(**kw) -> ev.Status:
+    base = dict(
+        state=S.RUNNING,
+        epoch=4,
+        epochs=20,
+        step_in_epoch=40,
+        steps_per_epoch=160,
+        session_step=680,
+        model_step=680,
+        instance=1,
+        learning_rate=1e-3,
+        steps_per_s=400.0,
+        loss=1.23456789,
+        global_norm=9.87654,
+        optimizer="Adam",
+    )
+    return ev.Status(**(base | kw))
+
+
+def test_status_counts_the_epoch_once_from_one():
+    text = str(describe(status()))
+    label, fraction = progress_of(status())
+    assert "epoch 5/20" in text  # four done, the fifth in progress, as Keras counts
+    assert "of 20" not in label and "epoch 5" not in label  # not a second count beside it
+    assert fraction == 0.25
+    assert "epoch 1/20" in str(describe(status(epoch=0, step_in_epoch=0)))
+    finished = status(state=S.FINISHED, epoch=20, step_in_epoch=0, steps_per_s=None)
+    assert "epoch 20/20" in str(describe(finished)) and progress_of(finished)[1] == 1.0
+
+
+def test_status_shows_speed_and_the_etas_for_the_epoch_and_the_run():
+    label, _ = progress_of(status())
+    assert "400 steps/s" in str(describe(status()))
+    # 120 steps left in the epoch at 400/s; 120 + 15 * 160 in the run
+    assert label == "ETA epoch 0.3s · run 6.3s"
+    slow = status(steps_per_s=2.0)
+    assert progress_of(slow)[0] == "ETA epoch 1:00 · run 21:00"
+    assert progress_of(status(state=S.PAUSED, steps_per_s=None))[0] == "epoch progress"
+
+
+def test_status_names_the_optimizer_class_and_its_learning_rate():
+    second = str(describe(status(optimizer="SGD", learning_rate=0.01))).split("\n")[1]
+    assert second.startswith("  SGD lr 0.01   callbacks:")
+    assert "Adam lr 1e-3" in str(describe(status()))
+    assert "Adam lr 2.5e-4" in str(describe(status(learning_rate=2.5e-4)))
+
+
+def test_plain_line_counts_epochs_from_one_with_speed_and_eta():
+    assert plain_line(status(epoch=0, step_in_epoch=30, steps_per_s=None)) == (
+        "epoch 1/20  step 680  loss 1.2346  norm 9.8765"
+    )
+    assert plain_line(status()) == (
+        "epoch 5/20  step 680  loss 1.2346  norm 9.8765  400 steps/s  ETA epoch 0.3s, run 6.3s"
+    )
+    done = status(state=S.FINISHED, epoch=20, step_in_epoch=0, steps_per_s=None)
+    assert plain_line(done).startswith("epoch 20/20  step 680")
+
+
+def event(kind, step, verdict=None, **detail) -> dict:
+    return {
+        "session_step": step,
+        "model_step": step,
+        "kind": kind,
+        "verdict": verdict,
+        "detail": detail,
+        "norm_before": None,
+        "norm_after": 1.0,
+    }
+
+
+REPORT = {
+    "session_steps": 3200,
+    "segments": [],
+    "events": [
+        event("started", 0, "fresh"),
+        event("checkpoint_saved", 600, name="epoch-4"),
+        event("pause", 900),
+        event("resume", 900, "continued"),
+        event("checkpoint_loaded", 1200, "restored", name="epoch-4"),
+        event("rebuilt", 2000, "reset"),
+        event("checkpoint_saved", 2500, name="late"),
+        event("finished", 3200),
+    ],
+    "checkpoints": [],
+    "final": {
+        "model_step": 1200,
+        "epoch": 20,
+        "loss": 0.830088,
+        "global_norm": 15.32244,
+        "fingerprint": "ab",
+    },
+    "throughput": {"steps_per_s": 640.0},
+}
+
+
+def test_run_summary_for_a_report():
+    text = run_summary(REPORT, Path("runs/demo"), "out/report.json")
+    assert text.split("\n") == [
+        "weightwatch: 3,200 steps trained in 5.0s (640 steps/s)",
+        "weightwatch: final: loss 0.8301, weight norm 15.32 (model step 1,200, epoch 20)",
+        "weightwatch: verdicts (at session step): fresh 0 → continued 900 → restored 1,200"
+        " → reset 2,000",
+        "weightwatch: checkpoints written: 2 (epoch-4, late)",
+        "weightwatch: report: runs/demo/report.json, out/report.json",
+    ]
+
+
+def test_run_summary_names_only_the_reports_written_and_caps_the_verdicts():
+    many = REPORT | {"events": [event("resume", i, "continued") for i in range(12)]}
+    text = run_summary(many, Path("runs/demo"), unwritten=[Path("runs/demo/report.json")])
+    assert "→ … (+4 more)" in text and text.count("continued") == 8
+    assert text.endswith("weightwatch: report: not written")
+    assert "checkpoints written: 0" in text
+    empty = {"session_steps": 0, "events": [], "final": {}, "throughput": {"steps_per_s": None}}
+    assert run_summary(empty, Path("r")).split("\n")[:2] == [
+        "weightwatch: 0 steps trained",
+        "weightwatch: final: loss -, weight norm - (model step 0, epoch 0)",
+    ]
