@@ -1,0 +1,347 @@
+"""Callbacks see one uninterrupted `fit` (issue 12, item 1): every hook call a recording callback
+gets from the engine's loop (`engine/runtime/loop.py`) - name, epoch or batch number, logs and
+params - equals, number for number, what it gets from plain `model.fit` on the same data order,
+whatever was paused, saved or edited in the middle; and the final weights are the same bits.
+
+The data order is the engine's deterministic feed: plain `fit` runs on `feed.dataset(...)` (or,
+with `shuffle = false`, on the arrays themselves, as a user writes it).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import keras
+import numpy as np
+import pytest
+from weightwatch.engine.data import BatchFeed
+from weightwatch.engine.runtime import TrainLoop
+from weightwatch.engine.weights import fingerprint
+
+N, BATCH, EPOCHS, SEED = 100, 16, 3, 5  # 7 batches an epoch, the last one of 4 samples
+SPE = 7
+WAIT = 60  # seconds: the machine is shared
+
+
+class Recorder(keras.callbacks.Callback):
+    """Records every hook: (name, epoch or batch, logs, params at train begin)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trace: list[tuple] = []
+        self.threads: set[int] = set()
+
+    def _add(self, name, index=None, logs=None):
+        self.trace.append((name, index, dict(logs or {})))
+
+    def on_train_begin(self, logs=None):
+        self.trace.append(("train_begin", None, dict(logs or {}), dict(self.params)))
+
+    def on_train_end(self, logs=None):
+        self._add("train_end", None, logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._add("epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._add("epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._add("batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.threads.add(threading.get_ident())
+        self._add("batch_end", batch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._add("test_begin", None, logs)
+
+    def on_test_end(self, logs=None):
+        self._add("test_end", None, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._add("test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._add("test_batch_end", batch, logs)
+
+
+class EpochOnly(keras.callbacks.Callback):
+    """No batch-end hook: Keras may run batch ends on its worker thread."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+class Script:
+    """A driver that runs actions at chosen boundaries: ("batch", epoch, step) before that
+    batch, ("epoch", epoch) after that epoch's end. `attention` is raised the way the engine
+    does it: by batch_done, for the next boundary only."""
+
+    def __init__(self, actions: dict) -> None:
+        self.actions = dict(actions)
+        self.loop: TrainLoop | None = None
+        self.attention = ("batch", 0, 0) in self.actions
+        self.batches = 0
+        self.epochs: list[tuple] = []  # (epoch, logs, covers_from)
+
+    def batch_done(self, batches: int) -> None:
+        self.batches += batches
+        self.attention = ("batch", self.loop.epoch, self.loop.step) in self.actions
+
+    def epoch_done(self, epoch: int, logs: dict, covers_from: int) -> None:
+        self.epochs.append((epoch, dict(logs), covers_from))
+
+    def boundary(self, where: str) -> None:
+        loop = self.loop
+        key = ("batch", loop.epoch, loop.step) if where == "batch" else ("epoch", loop.epoch - 1)
+        self.attention = False
+        action = self.actions.pop(key, None)
+        if action is not None:
+            action(loop)
+
+
+class Park:
+    """A pause: the training thread waits at the boundary until the test releases it."""
+
+    def __init__(self) -> None:
+        self.parked, self.release = threading.Event(), threading.Event()
+        self.seen: tuple | None = None
+
+    def __call__(self, loop: TrainLoop) -> None:
+        self.seen = (loop.epoch, loop.step, fingerprint(loop.model))
+        self.parked.set()
+        assert self.release.wait(WAIT)
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, 4)).astype("float32")
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 1).astype(int)
+    y = keras.utils.to_categorical(labels, 3).astype("float32")
+    return x, y
+
+
+def validation():
+    x, y = data()
+    return x[:30] * 0.5, y[:30]
+
+
+def build(dropout: bool = False):
+    keras.utils.set_random_seed(SEED)
+    layers = [keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="hidden")]
+    if dropout:
+        layers.append(keras.layers.Dropout(0.3))
+    layers.append(keras.layers.Dense(3, activation="softmax", name="out"))
+    model = keras.Sequential(layers)
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def feed(shuffle: bool = True) -> BatchFeed:
+    x, y = data()
+    return BatchFeed(x, y, batch_size=BATCH, seed=SEED, shuffle=shuffle)
+
+
+@functools.cache
+def plain(dropout: bool = False, val: bool = False, arrays: bool = False):
+    """Plain `fit`'s trace, final fingerprint and history (once per setting)."""
+    model, rec = build(dropout), Recorder()
+    kw = {"validation_data": validation(), "validation_batch_size": BATCH} if val else {}
+    common = {"verbose": 0, "callbacks": [rec]}
+    if arrays:  # as a user writes it, on the arrays, in their order
+        x, y = data()
+        model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, **common, **kw)
+    else:
+        ds = feed().dataset(0, 0, EPOCHS)
+        model.fit(ds, epochs=EPOCHS, steps_per_epoch=SPE, shuffle=False, **common, **kw)
+    return rec.trace, fingerprint(model), model.history.history
+
+
+def looped(actions=None, *, dropout=False, val=False, shuffle=True):
+    """The loop's trace with `actions` at boundaries, on the same model and data."""
+    model, rec = build(dropout), Recorder()
+    driver = Script(actions or {})
+    loop = TrainLoop(
+        model,
+        feed(shuffle),
+        epochs=EPOCHS,
+        callbacks=[rec],
+        driver=driver,
+        validation=validation() if val else None,
+    )
+    driver.loop = loop
+    return loop, rec, driver
+
+
+def run_with_pauses(loop: TrainLoop, parks: list[Park]) -> None:
+    """Run on a thread; each park is reached, looked at while parked, then released."""
+    errors: list[BaseException] = []
+
+    def target():
+        try:
+            loop.run()
+        except BaseException as e:  # the test thread re-raises it
+            errors.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    for park in parks:
+        assert park.parked.wait(WAIT), "the loop never reached the pause"
+        assert thread.is_alive()
+        park.release.set()
+    thread.join(WAIT)
+    assert not errors, errors
+
+
+def assert_same(trace, expected) -> None:
+    assert len(trace) == len(expected)
+    for i, (got, want) in enumerate(zip(trace, expected, strict=True)):
+        assert got == want, f"hook call {i}: {got} != {want}"
+
+
+# ----- (a) no interruption -------------------------------------------------------------------
+def test_uninterrupted_loop_gives_fits_hooks_logs_history_and_weights():
+    trace, fp, history = plain()
+    loop, rec, driver = looped()
+    returned = loop.run()
+    assert_same(rec.trace, trace)
+    assert trace[0] == ("train_begin", None, {}, {"verbose": 0, "epochs": EPOCHS, "steps": SPE})
+    assert [t[1] for t in trace if t[0] == "batch_end"] == list(range(SPE)) * EPOCHS
+    assert fingerprint(loop.model) == fp
+    assert returned is loop.model.history and returned.history == history
+    assert returned.epoch == list(range(EPOCHS))
+    assert driver.batches == SPE * EPOCHS and [e[2] for e in driver.epochs] == [0] * EPOCHS
+
+
+def test_arrays_as_a_user_writes_them_unshuffled():
+    trace, fp, history = plain(arrays=True)
+    loop, rec, _ = looped(shuffle=False)
+    loop.run()
+    assert_same(rec.trace, trace)
+    assert fingerprint(loop.model) == fp and loop.model.history.history == history
+
+
+# ----- (b) pause + resume, mid-epoch and at an epoch boundary, with a save while parked -----
+def test_pauses_mid_epoch_and_at_epoch_end_change_nothing_a_callback_sees(tmp_path):
+    trace, fp, history = plain()
+    mid, edge = Park(), Park()
+    saved = tmp_path / "paused.weights.h5"
+    loop, rec, driver = looped(
+        {
+            ("batch", 0, 4): mid,
+            ("batch", 1, 2): lambda loop: loop.model.save_weights(saved),
+            ("epoch", 1): edge,
+        }
+    )
+    run_with_pauses(loop, [mid, edge])
+    assert mid.seen[:2] == (0, 4) and edge.seen[:2] == (2, 0)
+    assert saved.is_file()
+    assert_same(rec.trace, trace)  # the epoch-0 logs too: the metrics were not reset
+    assert fingerprint(loop.model) == fp and loop.model.history.history == history
+
+
+# ----- (c) a callback edit mid-epoch: the recording callback stayed active --------------------
+def test_callbacks_added_and_removed_mid_epoch_leave_the_others_trace_alone():
+    trace, fp, _ = plain()
+    other = Recorder()
+    loop, rec, _ = looped(
+        {
+            ("batch", 0, 3): lambda loop: loop.set_callbacks([rec, other]),
+            ("batch", 1, 5): lambda loop: loop.set_callbacks([rec]),
+        }
+    )
+    loop.run()
+    assert_same(rec.trace, trace)
+    assert fingerprint(loop.model) == fp
+    names = [(t[0], t[1]) for t in other.trace]
+    # it joins inside epoch 0 (begin hooks at once), sees batches 3.. and leaves before batch 5
+    assert names[:3] == [("train_begin", None), ("epoch_begin", 0), ("batch_begin", 3)]
+    assert other.trace[0][3] == {"verbose": 0, "epochs": EPOCHS, "steps": SPE}
+    assert names[-3:] == [("batch_begin", 4), ("batch_end", 4), ("train_end", None)]
+    ends = [t for t in trace if t[:2] == ("epoch_end", 0)]
+    assert [t for t in other.trace if t[0] == "epoch_end"] == ends
+
+
+def test_a_joining_callback_with_a_batch_end_hook_is_called_on_the_training_thread():
+    rec, quiet = Recorder(), EpochOnly()
+    flags: list[bool] = []
+
+    def note(loop):
+        flags.append(loop.callbacks.async_train)
+
+    driver = Script(
+        {
+            ("batch", 0, 2): lambda loop: loop.set_callbacks([quiet, rec]),
+            ("batch", 1, 2): lambda loop: loop.set_callbacks([quiet]),
+            **{("epoch", e): note for e in range(EPOCHS)},
+        }
+    )
+    loop = TrainLoop(build(), feed(), epochs=EPOCHS, callbacks=[quiet], driver=driver)
+    driver.loop = loop
+    loop.run()
+    assert rec.threads == {threading.get_ident()}  # never on Keras's worker thread
+    # sync while it is in the list; after it left, async where the backend allows it (Keras
+    # never dispatches asynchronously on TensorFlow: IS_THREAD_SAFE is False there)
+    free = bool(keras.src.backend.IS_THREAD_SAFE)
+    assert flags == [False, free, free]
+    assert [t[1] for t in rec.trace if t[0] == "batch_end"] == [*range(2, SPE), 0, 1]
+
+
+# ----- (d) Dropout, (e) validation data -------------------------------------------------------
+@pytest.mark.parametrize(("dropout", "val"), [(True, False), (False, True), (True, True)])
+def test_pauses_with_dropout_and_validation_data(dropout, val):
+    trace, fp, history = plain(dropout=dropout, val=val)
+    mid, edge = Park(), Park()
+    loop, rec, _ = looped(
+        {("batch", 1, 3): mid, ("epoch", 0): edge, ("batch", 2, 6): lambda loop: None},
+        dropout=dropout,
+        val=val,
+    )
+    run_with_pauses(loop, [edge, mid])
+    assert_same(rec.trace, trace)
+    assert fingerprint(loop.model) == fp and loop.model.history.history == history
+    if val:
+        assert "val_loss" in trace[-1][2] and any(t[0] == "test_batch_end" for t in trace)
+
+
+# ----- re-entry: an error at a boundary (a failing command, a Quit) then run() again ----------
+def test_run_goes_on_after_an_error_without_a_second_begin():
+    trace, fp, _ = plain(val=True)
+
+    def fail(loop):
+        raise RuntimeError("a hook failed")
+
+    loop, rec, _ = looped({("batch", 1, 2): fail, ("epoch", 1): fail}, val=True)
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            loop.run()
+    loop.run()
+    assert_same(rec.trace, trace)
+    assert fingerprint(loop.model) == fp
+
+
+# ----- a load mid-epoch: the epoch goes on, its logs cover the batches after the load -------
+def test_model_changed_mid_epoch_resets_the_metrics_and_says_what_the_logs_cover():
+    trace, fp, _ = plain()
+
+    def reload(loop):  # a load of the weights it already has: the trajectory is plain fit's
+        loop.model.set_weights(loop.model.get_weights())
+        loop.model_changed()
+
+    loop, rec, driver = looped({("batch", 1, 3): reload})
+    loop.run()
+    assert fingerprint(loop.model) == fp
+    assert [e[2] for e in driver.epochs] == [0, 3, 0]
+    epoch_end = {t[1]: t[2] for t in rec.trace if t[0] == "epoch_end"}
+    expected = {t[1]: t[2] for t in trace if t[0] == "epoch_end"}
+    assert epoch_end[0] == expected[0] and epoch_end[2] == expected[2]
+    # epoch 1's loss is the mean over batches 3..6 alone, recovered from plain fit's running
+    # means (Keras weights each batch's loss by its sample count)
+    means = [t[2]["loss"] for t in trace if t[0] == "batch_end"][SPE : 2 * SPE]
+    counts = np.cumsum([BATCH] * (SPE - 1) + [N - BATCH * (SPE - 1)])
+    sums = np.array(means) * counts
+    after = (sums[-1] - sums[2]) / (counts[-1] - counts[2])
+    assert epoch_end[1]["loss"] == pytest.approx(after, rel=1e-5)
+    assert epoch_end[1]["loss"] != pytest.approx(expected[1]["loss"], rel=1e-4)
