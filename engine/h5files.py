@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .atomic import sha256_file
 
 BLOCK = 1 << 24  # bytes of one dataset read at a time while looking for NaN/inf
@@ -29,6 +27,7 @@ def nonfinite_dataset(path: Path, limit_bytes: int | None = None) -> str | None:
     are skipped (a crafted file can declare far more data than it holds; a load checks shapes
     against the model first and then reads with no limit)."""
     import h5py
+    import numpy as np  # not at the top: the session imports this module before the first frame
 
     found: list[str] = []
 
