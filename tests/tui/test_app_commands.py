@@ -174,7 +174,7 @@ async def test_recompile_chooses_an_optimizer_and_learning_rate(app, fake):
         app.screen.query_one("#recompile-lr").focus()
         await pilot.press("enter")
         fake.boundary()
-        await until(lambda: fake.status().optimizer == "sgd", pilot)
+        await until(lambda: fake.status().optimizer == "SGD", pilot)  # the class name
         await pilot.pause()
         assert fake.status().model_step == 0 and fake.status().learning_rate == 0.05
         assert (
