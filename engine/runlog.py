@@ -199,7 +199,8 @@ def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:
     path = Path(run_dir) / "events.jsonl"
     records = []
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # The run directory is input too: a byte that is not UTF-8 spoils its line, not the file.
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 rec = json.loads(line)
             except ValueError:
@@ -216,6 +217,6 @@ def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:
         kind = rec.pop("type", None)
         if kind == "event":
             events.append(rec)
-        elif kind == "segment":
+        elif kind == "segment" and type(rec.get("index")) is int:
             segments[rec["index"]] = rec
     return events, [segments[i] for i in sorted(segments)]

@@ -16,7 +16,7 @@ from weightwatch.engine.config import load_config
 from weightwatch.engine.events import SessionState as S
 from weightwatch.engine.session import Session
 from weightwatch.engine.weights import fingerprint
-from weightwatch.tui.screens.picker import CheckpointPicker
+from weightwatch.tui.screens.picker import CheckpointPicker, path_problem
 
 from tests.conftest import write_config
 
@@ -63,6 +63,8 @@ async def test_bad_checkpoints_through_the_picker(tmp_path, bad_files, notes):
     async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
         await until(held.done, pilot)
         before = fingerprint(session._trainer.model)  # held: safe to read
+        inline = [kind for kind, (path, _) in bad_files.items() if path_problem(str(path))]
+        assert "a missing file" in inline and len(inline) < len(bad_files)  # both ways tried
         for kind, (path, words) in bad_files.items():
             errors = len(notes.of("error"))
             await pilot.press("l")
@@ -70,8 +72,9 @@ async def test_bad_checkpoints_through_the_picker(tmp_path, bad_files, notes):
             assert isinstance(picker, CheckpointPicker), kind
             picker.query_one("#load-path").value = str(path)
             await pilot.press("enter")
-            if kind == "a missing file":  # refused in the picker itself, which stays open
-                assert app.screen is picker and words in picker.error_text
+            if path_problem(str(path)):  # refused in the picker itself, which stays open
+                assert app.screen is picker and picker.error_text, kind
+                assert len(notes.of("error")) == errors, kind  # nothing logged: no load tried
                 await pilot.press("escape")
             else:
                 await until(lambda: len(notes.of("error")) > errors, pilot)  # noqa: B023

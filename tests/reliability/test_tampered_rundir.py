@@ -318,3 +318,27 @@ def test_inspect_lists_every_file_callbacks_wrote(tmp_path):
     )
     assert "callback files (4)" in out.stdout and "[outside the run directory]" in out.stdout
     assert str(tmp_path / "elsewhere" / "abs-02.weights.h5") in out.stdout
+
+
+def test_a_damaged_event_log_is_read_around_its_bad_lines(saved_run, tmp_path):
+    """events.jsonl is input too: bytes that are not UTF-8 and a segment record without an
+    index spoil their own lines only; `inspect` still lists the rest."""
+    run, _ = tampered_copy(saved_run, tmp_path, manifest(saved_run[1], "good"))
+    log = run / "events.jsonl"
+    session_id = next(
+        json.loads(line)["session"]
+        for line in log.read_text().splitlines()
+        if json.loads(line).get("type") == "session"
+    )
+    bad = json.dumps({"type": "segment", "session": session_id, "origin": "fresh"})
+    log.write_bytes(log.read_bytes() + b'{"type": "event", "kind": "\xff\xfe"}\n' + bad.encode())
+    out = subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", "inspect", str(run), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert [c["name"] for c in listed["checkpoints"] if c["loadable"]] == ["good", "other"]
+    assert any(e["kind"] == "checkpoint_saved" for e in listed["events"])
