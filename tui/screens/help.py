@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -70,14 +71,19 @@ def verdicts_text(width: int = 1000) -> str:
 
 
 class HangingText(Static):
-    """Rows of (prefix, text), wrapped at the widget's width with a hanging indent."""
+    """Rows of (prefix, text), wrapped at the widget's width with a hanging indent (again at
+    each resize: Textual's own wrapping would go back to column 0)."""
 
     def __init__(self, rows: list[tuple[str, str]], **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(hanging(rows, 1000), markup=False, **kwargs)
         self.rows = rows
+        self._wrapped_at = 1000
 
-    def render(self) -> Content:
-        return Content(hanging(self.rows, self.content_size.width or 1000))
+    def on_resize(self, event: events.Resize) -> None:
+        width = event.size.width
+        if width and width != self._wrapped_at:
+            self._wrapped_at = width
+            self.update(Content(hanging(self.rows, width)))
 
 
 class HelpScreen(ModalScreen[None]):
