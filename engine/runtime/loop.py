@@ -121,6 +121,7 @@ class TrainLoop:
         self.callbacks: LiveCallbackList | None = None  # while begun
         self._users = list(callbacks)
         self._eval_iterator = None
+        self._moved = False  # model_changed moved the position: the batch loop starts again
 
     # ----- the run -------------------------------------------------------------------------
     def run(self) -> keras.callbacks.History | None:
@@ -159,19 +160,23 @@ class TrainLoop:
             self.covers_from = self.step
             self.callbacks.on_epoch_begin(self.epoch)
             self.in_epoch = True
-        self._train_batches()
-        self._close_epoch()
+        if self._train_batches():
+            self._close_epoch()
 
-    def _train_batches(self) -> None:
-        """The per-batch path: one attribute read, the hooks `fit` calls, one counter call."""
+    def _train_batches(self) -> bool:
+        """The per-batch path: one attribute read, the hooks `fit` calls, one counter call.
+        False when a load or rebuild moved the loop elsewhere (`model_changed`)."""
         spe = self.feed.steps_per_epoch
         driver, callbacks = self.driver, self.callbacks
+        self._moved = False
         iterator = self._iterator()
         fn, k = self._train_function()
         while self.step < spe:
             if driver.attention:
                 callbacks.flush()
                 driver.boundary("batch")
+                if self._moved:
+                    return False
                 fn, k = self._train_function()  # a recompile or rebuild may have happened
             begin = self.step
             callbacks.on_train_batch_begin(begin)
@@ -185,6 +190,7 @@ class TrainLoop:
             callbacks.on_train_batch_end(begin + k - 1, logs)  # `fit`'s end_step
             if self.model.stop_training:
                 break
+        return True
 
     def _close_epoch(self) -> None:
         """Epoch logs (from the metrics), validation, on_epoch_end: as `fit` does."""
@@ -272,9 +278,21 @@ class TrainLoop:
                 if self.in_epoch:
                     cb.on_epoch_begin(self.epoch, {})
 
-    def model_changed(self, model=None) -> None:
-        """After a load, rebuild or recompile: the epoch goes on with `model` (or the same one
-        with new weights); metrics are reset here, so the epoch's logs cover from this step."""
+    def model_changed(self, model=None, *, epoch: int | None = None, step: int | None = None):
+        """After a load, rebuild or recompile: training goes on with `model` (or the same one
+        with new weights); metrics are reset here, so the epoch's logs cover from this step.
+
+        `epoch`/`step`: the position the transition put the model at (a checkpoint's, or 0/0
+        for a rebuild), from which the feed goes on. Within the epoch in progress the batch
+        numbers jump there. To another epoch: the epoch in progress ends here for the
+        callbacks (`on_epoch_end` with the running means of its batches so far, the last
+        batch's logs; no validation, the weights it would judge are gone) and that epoch
+        begins at `step`. The driver gets no `epoch_done` for it: the engine set its counters.
+        """
+        epoch = self.epoch if epoch is None else epoch
+        step = self.step if step is None else step
+        if (epoch, step) != (self.epoch, self.step):
+            self._move(epoch, step)
         if model is not None and model is not self.model:
             self.model = model
             model.stop_training = False
@@ -285,6 +303,15 @@ class TrainLoop:
         self.model.reset_metrics()
         if self.in_epoch:
             self.covers_from = self.step
+
+    def _move(self, epoch: int, step: int) -> None:
+        if self.in_epoch and epoch != self.epoch:
+            self.in_epoch = False
+            logs = pythonify_logs(self.logs)
+            self.epoch_logs = logs
+            self.callbacks.on_epoch_end(self.epoch, logs)
+        self.epoch, self.step, self.covers_from = epoch, step, step
+        self._moved = True
 
     def set_epochs(self, epochs: int) -> None:
         self.epochs = epochs

@@ -345,3 +345,90 @@ def test_model_changed_mid_epoch_resets_the_metrics_and_says_what_the_logs_cover
     after = (sums[-1] - sums[2]) / (counts[-1] - counts[2])
     assert epoch_end[1]["loss"] == pytest.approx(after, rel=1e-5)
     assert epoch_end[1]["loss"] != pytest.approx(expected[1]["loss"], rel=1e-4)
+
+
+# ----- a load that moves the position, a rebuild, a recompile with the telemetry probe --------
+def test_loading_an_earlier_checkpoint_replays_from_it_bit_for_bit():
+    trace, fp, _ = plain()
+    saved = {}
+
+    def save(loop):
+        m = loop.model
+        saved["w"] = [np.array(v.numpy()) for v in m.weights + m.optimizer.variables]
+
+    def load(loop):  # back to epoch 0, step 4, weights and optimizer state
+        m = loop.model
+        for v, value in zip(m.weights + m.optimizer.variables, saved["w"], strict=True):
+            v.assign(value)
+        loop.model_changed(epoch=0, step=4)
+
+    loop, rec, driver = looped({("batch", 0, 4): save, ("batch", 1, 3): load})
+    loop.run()
+    assert fingerprint(loop.model) == fp  # the replay is the uninterrupted run's
+    cut = trace.index(("batch_begin", 3, {}), SPE * 2 + 2)  # batch 3 of epoch 1
+    got = rec.trace
+    assert got[:cut] == trace[:cut]
+    last = trace[cut - 1]  # epoch 1 ends at the load with its batches' running means
+    assert last[:2] == ("batch_end", 2) and got[cut] == ("epoch_end", 1, last[2])
+    assert got[cut + 1 : cut + 3] == [("epoch_begin", 0, {}), ("batch_begin", 4, {})]
+    tail = trace.index(("epoch_begin", 1, {}))
+    assert got[-(len(trace) - tail) :] == trace[tail:]  # epochs 1 and 2 again, all as in fit
+    assert [(e[0], e[2]) for e in driver.epochs] == [(0, 0), (0, 4), (1, 0), (2, 0)]
+
+
+def test_a_rebuild_with_the_same_seed_starts_over_without_a_second_train_begin():
+    trace, fp, history = plain()
+
+    def rebuild(loop):
+        loop.model_changed(build(), epoch=0, step=0)
+
+    loop, rec, _ = looped({("batch", 1, 2): rebuild})
+    old = loop.model
+    loop.run()
+    assert loop.model is not old and rec.model is loop.model
+    assert fingerprint(loop.model) == fp
+    assert loop.model.history.history["loss"][-EPOCHS:] == history["loss"]
+    assert [t[0] for t in rec.trace].count("train_begin") == 1
+    assert rec.trace[-len(trace) + 1 :] == trace[1:]  # after the rebuild: all of plain fit
+
+
+def test_a_recompile_mid_epoch_goes_on_with_the_new_step_and_the_probe():
+    from weightwatch.engine.probe import TelemetryProbe
+
+    probes = []
+
+    def recompile(loop):
+        probes[-1].uninstall()  # as Trainer.compile does
+        loop.model.compile("sgd", "categorical_crossentropy", metrics=["accuracy"])
+        probes.append(TelemetryProbe(loop.model))
+        loop.model_changed()
+
+    loop, rec, driver = looped({("batch", 1, 2): recompile})
+    probes.append(TelemetryProbe(loop.model))
+    loop.run()
+    after = SPE * EPOCHS - (SPE + 2)
+    assert probes[0].written == SPE + 2 and probes[1].written == after
+    assert int(loop.model.optimizer.iterations.numpy()) == after
+    assert type(loop.model.optimizer).__name__ == "SGD"
+    assert [e[2] for e in driver.epochs] == [0, 2, 0]
+    assert [t[1] for t in rec.trace if t[0] == "batch_end"] == list(range(SPE)) * EPOCHS
+
+
+def test_steps_per_execution_gives_fits_batch_numbers():
+    def build3():
+        model = build()
+        loss, metrics = "categorical_crossentropy", ["accuracy"]
+        model.compile("adam", loss, metrics=metrics, steps_per_execution=3)
+        return model
+
+    x, y = data()
+    ref, rec = build3(), Recorder()
+    ref.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0, callbacks=[rec])
+    mine, rec2 = build3(), Recorder()
+    driver = Script({("batch", 1, 3): lambda loop: None})
+    loop = TrainLoop(mine, feed(False), epochs=EPOCHS, callbacks=[rec2], driver=driver)
+    driver.loop = loop
+    loop.run()
+    assert_same(rec2.trace, rec.trace)
+    assert [t[1] for t in rec.trace if t[0] == "batch_end"][:3] == [2, 5, 8]
+    assert fingerprint(mine) == fingerprint(ref) and driver.batches == SPE * EPOCHS
