@@ -173,8 +173,7 @@ async def test_enter_on_an_entry_shows_the_whole_event(app, fake):
     async with app.run_test(size=(120, 40)) as pilot:
         log = await logged_error(pilot, fake)
         log.focus()
-        log.highlighted = 1
-        await pilot.press("enter")
+        await pilot.press("enter")  # no cursor yet: the newest entry
         await until(lambda: isinstance(app.screen, EventDetail), pilot)
         text = str(app.screen.query_one("#event-detail-text", Static).render())
         assert LONG.strip() in " ".join(text.split())  # the whole message, wrapped
@@ -183,6 +182,9 @@ async def test_enter_on_an_entry_shows_the_whole_event(app, fake):
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, EventDetail), pilot)
         assert log.highlighted == 1
+        await pilot.press("up", "enter")
+        await until(lambda: isinstance(app.screen, EventDetail), pilot)
+        assert app.screen.event.kind == "started"
 
 
 def contrast(fg: Color, bg: Color) -> float:

@@ -133,6 +133,26 @@ class EventLog(OptionList):
         elif at_end or self.highlighted is None:
             self.call_after_refresh(self.scroll_end, animate=False)
 
+    def _cursor_to_newest(self) -> bool:
+        """The first key on a log without a cursor puts it on the newest entry (at the bottom,
+        where the eye is), not on the oldest."""
+        if self.highlighted is None and self.logged:
+            self.highlighted = len(self.logged) - 1
+            return True
+        return False
+
+    def action_cursor_up(self) -> None:
+        if not self._cursor_to_newest():
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if not self._cursor_to_newest():
+            super().action_cursor_down()
+
+    def action_select(self) -> None:
+        self._cursor_to_newest()  # Enter with no cursor: the newest event
+        super().action_select()
+
     @on(OptionList.OptionSelected)
     def show_event(self, message: OptionList.OptionSelected) -> None:
         from weightwatch.tui.screens.event_detail import EventDetail
