@@ -85,8 +85,11 @@ class TelemetryProbe:
             [tf.stack([tf.cast(loss, f64), lr, gnorm, step]), tf.sqrt(layer_sq)], axis=0
         )
         i = self._counter % self.ring_size
-        self._ring.scatter_nd_update(tf.reshape(i, [1, 1]), tf.reshape(row, [1, -1]))
-        self._counter.assign_add(1)
+        written = self._ring.scatter_nd_update(tf.reshape(i, [1, 1]), tf.reshape(row, [1, -1]))
+        # The count follows the row: when a sentinel stops the step, neither happens (without the
+        # dependency the counter could advance past a row never written: an all-zero step).
+        with tf.control_dependencies([written]):
+            self._counter.assign_add(1)
 
     def read_new(self) -> tuple[int, np.ndarray]:
         """Rows written since the last read, oldest first (one sync for all of them).

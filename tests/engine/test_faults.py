@@ -169,6 +169,8 @@ def test_divergence_pauses_at_the_batch_with_finite_weights_and_names_the_checkp
     # it stopped at the first bad batch: every recorded loss and norm is finite
     assert np.isfinite(s.telemetry.window("loss", width=10_000)[1]).all()
     assert np.isfinite(s.telemetry.window("global_norm", width=10_000)[1]).all()
+    # and none is a row the stopped step never wrote (loss 0, learning rate 0)
+    assert set(s.telemetry.window("lr", width=10_000)[1]) == {1e9}
     assert ev["session_step"] == s.status().session_step < 50 * 4
     s.load("first").result(T)
     s.set_lr(0.001).result(T)
