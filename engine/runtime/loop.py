@@ -33,7 +33,8 @@ Interface (what the trainer uses)::
 - Re-entrant: when anything raises out of `run()` (a hook, the model, a `Quit` from the
   boundary), the loop keeps its position and state; the next `run()` goes on from there,
   without a second `on_train_begin` or `on_epoch_begin`. A batch whose train step raised is not
-  counted and is fed again; an epoch whose end hooks raised counts as finished.
+  counted and is fed again (without a second `on_train_batch_begin`); an epoch whose end hooks
+  raised counts as finished.
 
 After a load, rebuild or recompile (`model_changed`) the epoch in progress goes on for its
 remaining batches with the new weights/model, and the metrics are reset at that step: the
@@ -122,6 +123,7 @@ class TrainLoop:
         self._users = list(callbacks)
         self._eval_iterator = None
         self._moved = False  # model_changed moved the position: the batch loop starts again
+        self._retry = False  # the batch at self.step began, and its train step raised
 
     # ----- the run -------------------------------------------------------------------------
     def run(self) -> keras.callbacks.History | None:
@@ -179,11 +181,17 @@ class TrainLoop:
                     return False
                 fn, k = self._train_function()  # a recompile or rebuild may have happened
             begin = self.step
-            callbacks.on_train_batch_begin(begin)
+            if self._retry:  # its on_train_batch_begin was sent before its step failed
+                self._retry = False
+            else:
+                callbacks.on_train_batch_begin(begin)
             try:
                 logs = fn(iterator)
             except StopIteration:  # the feed ran short (cannot happen with a BatchFeed)
                 break
+            except BaseException:
+                self._retry = True
+                raise
             self.step = min(begin + k, spe)
             self.logs = logs
             driver.batch_done(self.step - begin)
@@ -247,7 +255,7 @@ class TrainLoop:
         """on_train_end for every callback (once); a later run() is a new `fit`."""
         if not self.begun:
             return
-        self.begun = False
+        self.begun = self._retry = False
         self.in_epoch = False  # a new run begins the epoch again (on_epoch_begin)
         self.model.__dict__.pop("_eval_epoch_iterator", None)
         self._eval_iterator = None
@@ -311,7 +319,7 @@ class TrainLoop:
             self.epoch_logs = logs
             self.callbacks.on_epoch_end(self.epoch, logs)
         self.epoch, self.step, self.covers_from = epoch, step, step
-        self._moved = True
+        self._moved, self._retry = True, False
 
     def set_epochs(self, epochs: int) -> None:
         self.epochs = epochs

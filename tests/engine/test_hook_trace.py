@@ -432,3 +432,42 @@ def test_steps_per_execution_gives_fits_batch_numbers():
     assert_same(rec2.trace, rec.trace)
     assert [t[1] for t in rec.trace if t[0] == "batch_end"][:3] == [2, 5, 8]
     assert fingerprint(mine) == fingerprint(ref) and driver.batches == SPE * EPOCHS
+
+
+def test_a_failed_train_step_is_fed_again_and_a_stop_ends_the_run_once():
+    trace, fp, _ = plain()
+    broken = {}
+
+    def break_next_step(loop):  # the step eats its batch, then fails (as a NaN sentinel does)
+        real = loop.model.train_function
+
+        def fail(iterator):
+            next(iterator)
+            loop.model.train_function = real
+            raise RuntimeError("the step failed")
+
+        broken["real"] = real
+        loop.model.train_function = fail
+
+    loop, rec, _ = looped({("batch", 1, 4): break_next_step})
+    with pytest.raises(RuntimeError, match="the step failed"):
+        loop.run()
+    assert (loop.epoch, loop.step) == (1, 4)  # the batch was not counted
+    loop.run()
+    assert_same(rec.trace, trace)
+    assert fingerprint(loop.model) == fp
+
+    class Quit(Exception):
+        pass
+
+    def stop(loop):
+        raise Quit
+
+    loop, rec, _ = looped({("batch", 1, 3): stop})
+    with pytest.raises(Quit):
+        loop.run()
+    loop.end()  # the session stops: on_train_end once, with the last whole epoch's logs
+    loop.end()
+    epoch0 = [t for t in trace if t[:2] == ("epoch_end", 0)][0]
+    assert rec.trace[-1] == ("train_end", None, epoch0[2])
+    assert [t[0] for t in rec.trace].count("train_end") == 1
