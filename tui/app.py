@@ -81,6 +81,15 @@ class WeightwatchApp(App[dict | None]):
             tooltip="Stop training, write the report and exit",
             id="quit.ctrl_c",
         ),
+        Binding(  # Textual's ctrl+q, in the app's words (? lists it)
+            "ctrl+q",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            tooltip="Stop training, write the report and exit",
+            id="quit.ctrl_q",
+        ),
         *CHART_BINDINGS,
     ]
 

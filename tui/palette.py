@@ -64,8 +64,10 @@ def help_bindings(app: App, *groups: list[Binding]) -> list[Binding]:
     """Every key for `?`: `groups` (the dashboard's, the charts'), then the app's own (Ctrl+C,
     and the tour's `n` and `x` while the tour lasts), then the palette's."""
     own: list[Binding] = []
-    for cls in type(app).__mro__:  # the tour's first, Textual's (ctrl+q) last
+    for cls in type(app).__mro__:  # the tour's first, Textual's last
         for binding in vars(cls).get("BINDINGS", []):
-            if isinstance(binding, Binding) and app.check_action(binding.action, ()) is not False:
+            if not isinstance(binding, Binding) or app.check_action(binding.action, ()) is False:
+                continue
+            if not any(b.key == binding.key for b in own):  # the app's over Textual's
                 own.append(binding)
     return [*groups[0], *own, *[b for group in groups[1:] for b in group], PALETTE_KEY]

@@ -42,6 +42,8 @@ async def test_help_lists_every_key(app, fake):
         # space and ctrl+c were left out; the chart keys and ctrl+p are not in the footer
         assert {"space", "ctrl+c", "w", "+", "-", "g", "m", "ctrl+p"} <= keys
         assert {"p", "c", "s", "l", "r", "o", "e", "?", "q"} <= keys
+        quits = [row.split(None, 2)[2] for row in help_lines(app) if " Quit " in row]
+        assert len(quits) == 3 and set(quits) == {QUIT_HELP}  # q, ctrl+c, ctrl+q: our words
 
 
 async def test_help_wraps_long_lines_under_their_column_at_80x24(app, fake):
@@ -193,6 +195,11 @@ async def test_banner_status_footer_and_help_are_readable_in_the_theme(app, fake
         await pilot.pause()
         for text in app.screen.query("HangingText"):
             assert contrast(*colours(text)) >= 4.5
+        await pilot.press("escape", "s")  # a dialog: its text and its field
+        await until(lambda: app.screen.query(Input), pilot)
+        await pilot.pause()
+        for widget in [*app.screen.query(".dialog Static"), *app.screen.query(Input)]:
+            assert contrast(*colours(widget)) >= 4.5, widget
 
 
 @pytest.mark.parametrize("theme", THEMES)
