@@ -69,6 +69,22 @@ async def test_every_dashboard_key_is_in_the_footer_at_80x24(app, fake):
         assert max(k.region.right for k in keys) <= 80
 
 
+async def test_footer_and_layout_follow_a_resize(app, fake):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await reset_scene(pilot, fake)
+        assert footer_text(app).startswith("p Pause/Resume  c Callbacks")
+        assert app.dashboard.query_one(Header).display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        assert footer_text(app) == FULL_80
+        assert not app.dashboard.query_one(Header).display
+        assert app.dashboard.query_one("#banner").region.height == 1
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause(0.2)
+        assert footer_text(app).startswith("p Pause/Resume  c Callbacks")
+        assert app.dashboard.query_one("#banner").region.height == 3
+
+
 async def test_the_tour_keeps_n_and_every_verdict_key_at_80x24(tmp_path):
     fake = make_fake(tmp_path / "run")
     app = tour_app(fake)
