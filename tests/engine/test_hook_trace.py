@@ -471,3 +471,20 @@ def test_a_failed_train_step_is_fed_again_and_a_stop_ends_the_run_once():
     epoch0 = [t for t in trace if t[:2] == ("epoch_end", 0)][0]
     assert rec.trace[-1] == ("train_end", None, epoch0[2])
     assert [t[0] for t in rec.trace].count("train_end") == 1
+
+
+def test_training_on_after_the_end_is_a_second_fit():
+    more = EPOCHS + 1
+    model, rec = build(), Recorder()
+    kw = {"steps_per_epoch": SPE, "shuffle": False, "verbose": 0, "callbacks": [rec]}
+    model.fit(feed().dataset(0, 0, EPOCHS), epochs=EPOCHS, **kw)
+    model.fit(feed().dataset(EPOCHS, 0, more), epochs=more, initial_epoch=EPOCHS, **kw)
+    loop, mine, _ = looped()
+    first = loop.run()
+    loop.set_epochs(more)
+    second = loop.run()
+    assert_same(mine.trace, rec.trace)
+    assert mine.trace[-(SPE * 2 + 4)][3]["epochs"] == more  # the second on_train_begin's params
+    assert fingerprint(loop.model) == fingerprint(model)
+    assert second is not first and second.history == model.history.history
+    assert second.epoch == [EPOCHS]
