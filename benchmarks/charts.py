@@ -53,8 +53,9 @@ def redraw_seconds(dashboard, charts) -> float:
 
 
 async def _measure(quick: bool) -> tuple[dict[int, float], dict[int, int]]:
-    from weightwatch.tui.fake_session import FakeSession, fake_config
     from weightwatch.tui.widgets.charts import LossChart, NormChart
+
+    from tests.fakes.fake_session import FakeSession, fake_config
 
     from .runs import live_ui
 

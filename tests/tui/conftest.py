@@ -10,7 +10,8 @@ from textual.notifications import Notification, Notify
 from weightwatch.engine.events import SessionState
 from weightwatch.engine.specs import CallbackSpec
 from weightwatch.tui.app import WeightwatchApp
-from weightwatch.tui.fake_session import FakeSession, fake_config
+
+from tests.fakes.fake_session import FakeSession, fake_config
 
 NOW = 1_700_000_000.0  # the frozen clock
 CALLBACKS = (
