@@ -15,20 +15,18 @@ this module imports neither tensorflow, keras nor textual. Checks that need the 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .checkpoints import check_name
+from .commands import FILE_NAME, SCRIPT_COMMANDS, TABLES, script_args  # noqa: F401
 from .config import callback_spec_from_table
 from .errors import CheckpointError, ScriptError
 from .tomlread import (
     INT_GE0,
     NUMBER_GE0,
     PATH,
-    POS_NUMBER,
-    SEED,
     STR_LIST,
     STRING,
     Kind,
@@ -45,28 +43,15 @@ TRIGGER_KEYS = ("at_step", "at_epoch", "when")
 # spellings people reach for first are accepted too (exactly one per action).
 KIND_KEYS = ("do", "action", "kind", "type")
 
-FILE_NAME = Kind(
-    'a file name of letters, digits, "-", "_" and "." (not starting with ".")',
-    lambda v: isinstance(v, str) and bool(re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", v)),
-)
 SVG_PATH = Kind("a path ending in .svg", lambda v: STRING.accepts(v) and v.lower().endswith(".svg"))
 KEYS = Kind("a non-empty list of key names", lambda v: STR_LIST.accepts(v) and len(v) > 0, list)
-TABLES = Kind(
-    'a list of callback tables such as [{type = "EarlyStopping"}]',
-    lambda v: isinstance(v, list),
-)
 FINISHED = Kind('"finished"', lambda v: v == "finished")
 
 # Each action's arguments: name -> (kind, required). Absent optional ones are None in `args`.
+# The session's commands come from the registry (engine/commands.py); the last four are the
+# script runner's own (keys, a screenshot, a pause in the script, the end).
 ACTION_ARGS: dict[str, dict[str, tuple[Kind, bool]]] = {
-    "pause": {},
-    "resume": {},
-    "save": {"name": (FILE_NAME, False)},
-    "load": {"checkpoint": (PATH, True)},
-    "rebuild": {"seed": (SEED, False)},
-    "recompile": {"optimizer": (STRING, True), "learning_rate": (POS_NUMBER, False)},
-    "callbacks": {"set": (TABLES, True)},
-    "set_lr": {"value": (POS_NUMBER, True)},
+    **{spec.name: script_args(spec) for spec in SCRIPT_COMMANDS},
     "press": {"keys": (KEYS, True)},
     "screenshot": {"path": (SVG_PATH, True)},
     "wait": {"seconds": (NUMBER_GE0, True)},

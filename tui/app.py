@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState
 from weightwatch.engine import events as ev
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
+from weightwatch.tui.bindings import palette_entries
 from weightwatch.tui.palette import help_bindings, save_screenshot, system_commands
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
@@ -41,16 +42,6 @@ from weightwatch.tui.widgets.chart_view import CHART_BINDINGS, CHART_HELP, chang
 if TYPE_CHECKING:
     from weightwatch.tui.screens.dialogs import RebuildChoice, RecompileChoice
 
-PALETTE_TITLES = {
-    "app.toggle_pause": "Pause / resume training",
-    "app.callbacks": "Edit callbacks",
-    "app.save": "Save checkpoint",
-    "app.load": "Load checkpoint",
-    "app.rebuild": "Rebuild model (fresh weights)",
-    "app.recompile": "Recompile with another optimizer",
-    "app.set_lr": "Set learning rate",
-    "app.help": "Help: keys and verdicts",
-}
 QUIT_TIMEOUT_S = 15.0
 
 
@@ -416,9 +407,8 @@ class WeightwatchApp(App[dict | None]):
         """Every dashboard action is in the command palette too; Quit, Keys and Screenshot
         are the app's (tui/palette.py)."""
         yield from system_commands(self, super().get_system_commands(screen), self.action_help)
-        for action, title in PALETTE_TITLES.items():
-            binding = next(b for b in DASHBOARD_BINDINGS if b.action == action)
-            yield SystemCommand(title, binding.tooltip, partial(self.run_action, action))
+        for action, title, tooltip in palette_entries():  # tui/bindings.py: the registry's
+            yield SystemCommand(title, tooltip, partial(self.run_action, action))
 
     def screenshot(self) -> Path | None:
         """The palette's Screenshot: an SVG in the run directory."""

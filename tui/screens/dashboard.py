@@ -13,11 +13,11 @@ from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header
 from weightwatch.engine import events as ev
+from weightwatch.tui import bindings
 from weightwatch.tui.widgets.banner import VerdictBanner
 from weightwatch.tui.widgets.budget import RedrawBudget
 from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, markers_for
@@ -26,53 +26,7 @@ from weightwatch.tui.widgets.footer import KeysFooter
 from weightwatch.tui.widgets.layers import LayerNorms
 from weightwatch.tui.widgets.status_fit import FittedStatusBar
 
-BINDINGS = [
-    Binding(
-        "p",
-        "app.toggle_pause",
-        "Pause/Resume",
-        key_display="p",
-        tooltip="Pause training between batches, or resume it",
-        id="pause",
-    ),
-    Binding(
-        "space",
-        "app.toggle_pause",
-        "Pause/Resume",
-        show=False,
-        tooltip="Pause training between batches, or resume it",
-        id="pause.space",
-    ),
-    Binding(
-        "c",
-        "app.callbacks",
-        "Callbacks",
-        tooltip="Edit, toggle, add or remove callbacks",
-        id="callbacks",
-    ),
-    Binding("s", "app.save", "Save", tooltip="Save a checkpoint", id="save"),
-    Binding("l", "app.load", "Load", tooltip="Load a checkpoint (restores weights)", id="load"),
-    Binding(
-        "r", "app.rebuild", "Rebuild", tooltip="New model, fresh weights (a reset)", id="rebuild"
-    ),
-    Binding(
-        "o",
-        "app.recompile",
-        "Recompile",
-        tooltip="New optimizer: weights kept, optimizer state dropped",
-        id="recompile",
-    ),
-    Binding("e", "app.set_lr", "Set LR", tooltip="Change the learning rate", id="set_lr"),
-    Binding(
-        "question_mark",
-        "app.help",
-        "Help",
-        key_display="?",
-        tooltip="Keys and what each verdict means",
-        id="help",
-    ),
-    Binding("q", "app.quit", "Quit", tooltip="Stop training, write the report and exit", id="quit"),
-]
+BINDINGS = bindings.BINDINGS  # from the command registry (engine/commands.py)
 
 
 PARKED = (ev.SessionState.PAUSED, ev.SessionState.FINISHED)
