@@ -189,5 +189,5 @@ def test_status_is_current_right_after_a_transition(make_config):
     assert (st.model_step, st.instance, st.epoch, st.session_step) == (0, 2, 0, 5)
     s.recompile("sgd", learning_rate=0.25).result(T)
     st = s.status()
-    assert st.learning_rate == 0.25 and st.optimizer.startswith("sgd")
+    assert st.learning_rate == 0.25 and st.optimizer == "SGD"  # the class, not "sgd_1"
     finish(s)
