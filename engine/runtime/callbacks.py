@@ -54,5 +54,6 @@ class LiveCallbackList(keras.callbacks.CallbackList):
         self.callbacks = users + self._extra
         self._configure_async_dispatch(users)
         wants_thread = self._async_train or self._async_test or self._async_predict
-        if wants_thread and self._executor is None and self._in_begin_end_block_count > 0:
+        idle = getattr(self, "_executor", None) is None
+        if wants_thread and idle and self._in_begin_end_block_count > 0:
             self._executor = concurrent.futures.ThreadPoolExecutor()

@@ -119,7 +119,8 @@ class TrainLoop:
         self.logs: Any = {}  # the last train step's logs (tensors, as `fit` keeps them)
         self.epoch_logs: dict | None = None  # the last finished epoch's (on_train_end's logs)
         self.history: keras.callbacks.History | None = None
-        self.callbacks: LiveCallbackList | None = None  # while begun
+        # Made at each begin (as `fit` makes its list); None until the first.
+        self.callbacks: LiveCallbackList = None  # type: ignore[assignment]
         self._users = list(callbacks)
         self._eval_iterator = None
         self._moved = False  # model_changed moved the position: the batch loop starts again
