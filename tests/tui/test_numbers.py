@@ -11,7 +11,7 @@ from textual.widgets import Static
 from weightwatch.engine import events as ev
 from weightwatch.tui.screens.event_detail import EventDetail
 from weightwatch.tui.summary import plain_line, run_summary
-from weightwatch.tui.widgets.event_log import STEP_WIDTH, EventLog
+from weightwatch.tui.widgets.event_log import STEP_WIDTH, EventLog, detail_text
 from weightwatch.tui.widgets.status import describe, progress_of
 
 from .conftest import running, until
@@ -215,3 +215,10 @@ async def test_event_names_are_readable_on_light_and_dark_themes(app, fake, them
             bg = Color.from_rich_color(segment.style.bgcolor)
             wanted = 3.0 if word == "fresh" else 4.5  # the verdict is bold (WCAG: 3 for bold)
             assert contrast(fg, bg) >= wanted, (word, fg, bg)
+
+
+def test_event_log_counts_epochs_as_the_status_line_does():
+    pause = ev.Event("pause", 100, 100, None, {"epoch": 1, "step_in_epoch": 40})
+    saved = ev.Event("checkpoint_saved", 100, 100, None, {"name": "a", "path": "/r", "epoch": 1})
+    assert detail_text(pause) == "epoch 2 batch 40"  # was "epoch=1 step_in_epoch=40"
+    assert detail_text(saved) == "name=a epochs_done=1"

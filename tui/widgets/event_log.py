@@ -43,11 +43,28 @@ VERDICT_TEXT = {
 STEP_WIDTH = 7  # "  1,234 " fits up to 999,999 steps; wider steps push the text on
 
 
+def epoch_words(detail: dict) -> str | None:
+    """A detail's `epoch` (the model's count of completed epochs) as the status line counts:
+    "epoch 2 batch 40" where the event says how far into the epoch it was, else
+    "epochs_done=1" (never a bare "epoch=1" beside the status line's "epoch 2/4")."""
+    epoch, into = detail.get("epoch"), detail.get("step_in_epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        return None
+    if isinstance(into, int) and not isinstance(into, bool):
+        return f"epoch {epoch + 1} batch {into}"
+    return f"epochs_done={epoch}"
+
+
 def detail_text(event: ev.Event) -> str:
     """The event's detail as short `key=value` pairs (the report has all of it)."""
     parts = []
+    epoch = epoch_words(event.detail)
     for key, value in event.detail.items():
         if key in HIDDEN_DETAIL or value is None:
+            continue
+        if epoch is not None and key in ("epoch", "step_in_epoch"):
+            if key == "epoch":
+                parts.append(epoch)
             continue
         if isinstance(value, float):
             value = f"{value:.3g}"
