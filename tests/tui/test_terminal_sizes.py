@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.widgets import Header
 from textual.widgets._footer import FooterKey
 from weightwatch.engine.events import SessionState as S
@@ -196,6 +198,31 @@ async def test_p_says_resume_in_the_short_footer_while_paused(app, fake):
         assert footer_text(app).startswith("p Resume c Callbacks")
 
 
+WIDTHS = [60, 64, 70, 76, 80, 84, 90, 96, 100, 106, 110, 116, 120, 130, 140, 160, 200, 240]
+
+
+async def test_the_footer_never_overflows_at_any_width(tmp_path):
+    """The plan's arithmetic against Textual's real drawing: at 18 widths, in the tour (its
+    keys make the most), no key is cut or hidden under the palette's, and p, n, ? and q stay."""
+    fake = make_fake(tmp_path / "run")
+    app = tour_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: fake.status().state is not S.STARTING, pilot)
+        fake.step(100)
+        await until(lambda: "Held at step" in app.caption_text, pilot)
+        for width in WIDTHS:
+            await pilot.resize_terminal(width, 40)
+            await until(lambda w=width: app.dashboard.query_one(KeysFooter)._width == w, pilot)
+            await pilot.pause()
+            keys = list(app.dashboard.query(FooterKey))
+            palette = [k for k in keys if k.has_class("-command-palette")]
+            limit = palette[0].region.x if palette else width
+            plain = [k for k in keys if k not in palette]
+            assert max(k.region.right for k in plain) <= limit, width
+            assert {"p", "n", "question_mark", "q"} <= {k.key for k in plain}, width
+            assert footer_text(app).startswith("n Next"), width
+
+
 # -- the footer's plan, as arithmetic -----------------------------------------------------------
 
 
@@ -234,6 +261,23 @@ def test_footer_plan_shortens_then_leaves_out_the_least_needed(
     assert (plan.compact, plan.short, plan.palette) == (compact, short, palette)
     assert [k.display for k in plan.keys] == [k.display for k in KEYS if k.display not in left_out]
     assert {"p", "?", "q"} <= {k.display for k in plan.keys}  # never left out
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    width=st.integers(10, 300),
+    chosen=st.lists(st.sampled_from(KEYS), unique=True),
+    with_palette=st.booleans(),
+)
+def test_footer_plan_fits_or_keeps_only_what_must_stay(width, chosen, with_palette):
+    palette = PALETTE if with_palette else None
+    plan = plan_keys(chosen, palette, width)
+    used = sum(k.width(plan.compact, plan.short) for k in plan.keys)
+    used += palette.width(plan.compact, False) + 2 if plan.palette and palette else 0
+    kept = {k.action for k in plan.keys}
+    must = {k.action for k in chosen} & {"app.toggle_pause", "app.help", "app.quit"}
+    assert must <= kept  # p, ? and q are never left out
+    assert used <= width or kept == must  # it fits, or nothing more could go
 
 
 # -- snapshots: three sizes, a dark and a light theme ---------------------------------------------
