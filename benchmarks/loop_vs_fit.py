@@ -7,7 +7,8 @@ Speed: the reference MLP (10 inputs, Dense 256 relu, Dense 10 softmax, Adam), 16
 batch 32 (500 steps an epoch), no op determinism, verbose=0. Each contender gets a fresh model
 with the same seed and is timed over its whole `fit`/`run` call, first-step tracing included.
 Rounds are interleaved (the order rotates every round); each ratio pairs runs of one round and
-the table shows the median ratio with its range. The machine is shared: read the spread.
+the table shows the median ratio with its range. The machine is shared: read the spread; the
+CPU time per step is the steadier column when other processes load the cores.
 
   fit            model.fit(x, y, batch_size=32, shuffle=True): what a user writes (Keras's own
                  array pipeline, its own shuffle)
@@ -111,15 +112,15 @@ class Recorder(keras.callbacks.Callback):
 # ----- the contenders: each returns (steps, seconds, model) ------------------------------------
 def run_fit(x, y, epochs, callbacks=()):
     model = build()
-    t = time.perf_counter()
+    t = _clock()
     kw = {"verbose": 0, "callbacks": list(callbacks)}
     model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, **kw)
-    return time.perf_counter() - t, model
+    return _since(t), model
 
 
 def run_fit_feed(x, y, epochs, callbacks=()):
     model, feed = build(), BatchFeed(x, y, batch_size=BATCH, seed=SEED)
-    t = time.perf_counter()
+    t = _clock()
     model.fit(
         feed.dataset(0, 0, epochs),
         epochs=epochs,
@@ -128,7 +129,7 @@ def run_fit_feed(x, y, epochs, callbacks=()):
         verbose=0,
         callbacks=list(callbacks),
     )
-    return time.perf_counter() - t, model
+    return _since(t), model
 
 
 def run_loop(x, y, epochs, callbacks=(), every=None, at=None):
@@ -137,9 +138,9 @@ def run_loop(x, y, epochs, callbacks=(), every=None, at=None):
     if at is not None:  # boundaries at these steps of every epoch (the trace check)
         driver.batch_done = lambda n: setattr(driver, "attention", loop.step in at)
     loop = TrainLoop(model, feed, epochs=epochs, callbacks=list(callbacks), driver=driver)
-    t = time.perf_counter()
+    t = _clock()
     loop.run()
-    return time.perf_counter() - t, model
+    return _since(t), model
 
 
 class Restart(Exception):
@@ -170,7 +171,7 @@ def run_chunks_carry(x, y, epochs, callbacks=(), every=EVERY, at=None):
         def on_epoch_end(self, epoch, logs=None):
             pos["epoch"], pos["step"] = epoch + 1, 0
 
-    t = time.perf_counter()
+    t = _clock()
     while pos["epoch"] < epochs:
         start, skip = pos["epoch"], pos["step"]
         end = start + 1 if skip else epochs
@@ -186,7 +187,16 @@ def run_chunks_carry(x, y, epochs, callbacks=(), every=EVERY, at=None):
             )
         except Restart:
             continue
-    return time.perf_counter() - t, model
+    return _since(t), model
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
 
 
 def speed(rounds: int, epochs: int) -> None:
@@ -200,16 +210,23 @@ def speed(rounds: int, epochs: int) -> None:
         "chunks_carry": lambda: run_chunks_carry(x, y, epochs, every=EVERY),
     }
     rate: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in runs}
     order = list(runs)
     for r in range(rounds):
         for name in order[r % len(order) :] + order[: r % len(order)]:
-            seconds, _ = runs[name]()
+            (seconds, cpu), _ = runs[name]()
             rate[name].append(steps / seconds)
+            cpu_ms[name].append(1000 * cpu / steps)
     print(f"\nspeed: {steps} steps per run, {rounds} interleaved rounds (steps/s, median)")
-    print(f"{'contender':<14}{'steps/s':>9}  {'/ fit':>22}  {'/ fit_feed':>22}")
+    print("(CPU ms/step: this process's CPU time, all its threads; steadier than wall time")
+    print(" when other processes share the cores)")
+    head = f"{'contender':<14}{'steps/s':>9}  {'/ fit':>22}  {'/ fit_feed':>22}"
+    print(f"{head}  {'CPU ms/step':>12}  {'/ fit_feed':>22}")
     for name in runs:
         cells = [_ratio(rate[name], rate[base]) for base in ("fit", "fit_feed")]
-        print(f"{name:<14}{statistics.median(rate[name]):>9,.0f}  {cells[0]:>22}  {cells[1]:>22}")
+        cpu = statistics.median(cpu_ms[name])
+        line = f"{name:<14}{statistics.median(rate[name]):>9,.0f}  {cells[0]:>22}  {cells[1]:>22}"
+        print(f"{line}  {cpu:>12.3f}  {_ratio(cpu_ms[name], cpu_ms['fit_feed']):>22}")
 
 
 def _ratio(values, base) -> str:
