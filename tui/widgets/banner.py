@@ -103,7 +103,7 @@ class VerdictBanner(Widget):
             return past_text(self.event)
         width = self.content_size.width
         for text in (banner_text(self.event), short_banner_text(self.event)):
-            if len(text) <= width:
+            if Content(text).cell_length <= width:
                 return text
         return short_banner_text(self.event, words=False)  # cut with "…" if still too long
 
