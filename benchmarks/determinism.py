@@ -56,6 +56,16 @@ SPEED = {
     "engine": {"engine": True},  # a Session with `deterministic = false`, no dashboard
     "engine+opdet": {"engine": True, "deterministic": True},  # `deterministic = true` today
 }
+# `parts`: one interpreter trains one model per variant and alternates short windows of them,
+# so that the machine's drift cancels out of each ratio. Variant: (op determinism flag on while
+# it runs, cross-entropy built as under op determinism, feed without its prefetch).
+PARTS = {
+    "plain": (False, False, False),
+    "opdet": (True, True, False),
+    "CE rewrite only": (False, True, False),
+    "flag only, fused CE": (True, False, False),
+}
+FEED_PARTS = {**PARTS, "no prefetch only": (False, False, True)}
 EXACT = {
     "default threads": {},
     "default threads + opdet": {"opdet": True},
@@ -79,6 +89,27 @@ def _setup(spec: dict):
     if spec.get("opdet"):
         tf.config.experimental.enable_op_determinism()
     return tf, keras
+
+
+def _python_opdet(enabled: bool) -> None:
+    """Make `nn_ops` alone see op determinism as `enabled`.
+
+    The one CPU-visible effect of op determinism on these models is in Python: with it on,
+    `tf.nn.softmax_cross_entropy_with_logits` (what Keras's categorical cross-entropy after a
+    softmax becomes) is built as log_softmax + reduce_sum instead of the fused kernel. This
+    switch separates that from the C++ side (kernels, tf.data's `make_deterministic` rewrite).
+    """
+    from tensorflow.python.framework import config
+    from tensorflow.python.ops import nn_ops
+
+    class _Config:
+        def __getattr__(self, name):
+            return getattr(config, name)
+
+        def is_op_determinism_enabled(self):
+            return enabled
+
+    nn_ops.config = _Config()
 
 
 def _data(model: str, n_train: int):
@@ -165,6 +196,44 @@ def _engine(spec: dict, x, y) -> dict:
     return {"steps": steps, "wall": wall, "cpu": cpu, "steps_per_s": steps / wall}
 
 
+def _parts(spec: dict) -> dict:
+    """Steps/s of each PARTS variant in alternating windows of one interpreter."""
+    tf, keras = _setup({})
+    from tensorflow.python.framework import config
+    from weightwatch.engine.data import BatchFeed
+
+    model, reps = spec["model"], spec["window_epochs"]
+    x, y = _data(model, 16_000)
+    feed = BatchFeed(x, y, batch_size=32, seed=SEED, shuffle=True) if spec["feed"] else None
+    variants = FEED_PARTS if feed else PARTS
+    real_prefetch = tf.data.Dataset.prefetch
+
+    def window(name, m) -> float:
+        flag, ce, no_prefetch = variants[name]
+        (config.enable_op_determinism if flag else config.disable_op_determinism)()
+        _python_opdet(ce)  # read when the train step is traced (the first window)
+        tf.data.Dataset.prefetch = (lambda self, *a, **k: self) if no_prefetch else real_prefetch
+        t0, c0 = time.perf_counter(), time.process_time()
+        if feed is None:
+            m.fit(x, y, batch_size=32, epochs=reps, shuffle=True, verbose=0)
+            steps = reps * len(x) // 32
+        else:  # the iterator, and tf.data's rewrite under the flag, are made per fit call
+            steps = reps * feed.steps_per_epoch
+            m.fit(feed.dataset(0, 0, reps), epochs=1, steps_per_epoch=steps, verbose=0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return [steps / wall, 1e3 * cpu / steps]  # steps/s, CPU ms per step (all threads)
+
+    models = {name: _build(keras, model, SEED) for name in variants}
+    for name, m in models.items():
+        window(name, m)  # tracing, under the variant's own settings
+    rates: dict = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(spec["rounds"]):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            rates[name].append(window(name, models[name]))
+    return rates
+
+
 def _state(m) -> list:
     from weightwatch.engine.weights import optimizer_variables
 
@@ -238,7 +307,8 @@ def _onednn(tf) -> bool:
 
 def worker(spec_json: str) -> None:
     spec = json.loads(spec_json)
-    result = _speed(spec) if spec["kind"] == "speed" else _exact(spec)
+    kinds = {"speed": _speed, "exact": _exact, "parts": _parts}
+    result = kinds[spec["kind"]](spec)
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -265,14 +335,14 @@ def _loadavg() -> float:
         return float("nan")
 
 
-def speed(rounds: int, epochs: dict) -> dict:
-    got = {m: {v: [] for v in SPEED} for m in MODELS}
+def speed(rounds: int, epochs: dict, variants: dict = SPEED) -> dict:
+    got = {m: {v: [] for v in variants} for m in MODELS}
     loads = []
-    names = list(SPEED)
+    names = list(variants)
     for r in range(rounds):
         for model in MODELS:
             for v in names[r % len(names) :] + names[: r % len(names)]:
-                spec = {"kind": "speed", "model": model, "epochs": epochs[model], **SPEED[v]}
+                spec = {"kind": "speed", "model": model, "epochs": epochs[model], **variants[v]}
                 res = _spawn(spec)
                 res["load"] = _loadavg()
                 loads.append(res["load"])
@@ -298,6 +368,37 @@ def _print_speed(got: dict) -> None:
                 f"| {model} | {v} | {statistics.median(sps):.0f} | "
                 f"{statistics.median(ratios):.3f} [{min(ratios):.3f}-{max(ratios):.3f}] |"
             )
+
+
+def parts(rounds: int) -> dict:
+    out = {}
+    print(
+        "| model | input | variant | steps/s (median) | steps/s / plain, geometric mean "
+        "(95 % CI) | CPU ms/step (median) | plain / CPU per step (95 % CI) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for model, window_epochs in (("mlp", 1), ("sensors", 3)):
+        for feed in (False, True):
+            spec = {"kind": "parts", "model": model, "feed": feed, "rounds": rounds}
+            rates = _spawn({**spec, "window_epochs": window_epochs})
+            out[f"{model} {'feed' if feed else 'arrays'}"] = rates
+            base = np.array(rates["plain"])
+            for name, got in rates.items():
+                got = np.array(got)
+                speed, cpu = _gmean(got[:, 0] / base[:, 0]), _gmean(base[:, 1] / got[:, 1])
+                print(
+                    f"| {model} | {'engine feed' if feed else 'arrays'} | {name} | "
+                    f"{np.median(got[:, 0]):.0f} | {speed} | {np.median(got[:, 1]):.3f} | {cpu} |",
+                    flush=True,
+                )
+    return out
+
+
+def _gmean(ratios) -> str:
+    """Geometric mean of paired ratios with a normal-approximation 95 % interval."""
+    logs = np.log(ratios)
+    mean, half = logs.mean(), 1.96 * logs.std(ddof=1) / np.sqrt(len(logs))
+    return f"{np.exp(mean):.3f} ({np.exp(mean - half):.3f}-{np.exp(mean + half):.3f})"
 
 
 def exact(trials: int) -> dict:
@@ -344,6 +445,9 @@ def main(argv=None) -> int:
     e = sub.add_parser("exact")
     e.add_argument("--trials", type=int, default=3)
     e.add_argument("--json")
+    q = sub.add_parser("parts", help="the cost of op determinism taken apart, in one process")
+    q.add_argument("--rounds", type=int, default=15)
+    q.add_argument("--json")
     w = sub.add_parser("worker")
     w.add_argument("spec")
     a = p.parse_args(argv)
@@ -352,6 +456,8 @@ def main(argv=None) -> int:
         return 0
     if a.cmd == "speed":
         out = speed(a.rounds, {"mlp": a.mlp_epochs, "sensors": a.sensors_epochs})
+    elif a.cmd == "parts":
+        out = parts(a.rounds)
     else:
         out = exact(a.trials)
     if a.json:
