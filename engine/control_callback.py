@@ -16,7 +16,7 @@ class ControlCallback(keras.callbacks.Callback):
     def __init__(self, trainer) -> None:
         super().__init__()
         self.trainer = trainer
-        self.session = trainer.session
+        self.mailbox = trainer.mailbox
         self.in_batch = False  # a batch has begun and not yet been counted
 
     def on_train_begin(self, logs=None):
@@ -26,7 +26,7 @@ class ControlCallback(keras.callbacks.Callback):
         if self.in_batch:
             self.in_batch = False
             self.trainer.batch_done()
-        if self.session.attention:
+        if self.mailbox.attention:
             self.trainer.boundary("batch")
         self.in_batch = True
 

@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 
 from .events import CONTINUED, FRESH, OPTIMIZER_RESET, RESET, RESTORED, Segment
 
+# A transition's verdict on its own: what its event says while training is parked. The segment
+# that opens when training starts again folds every pending transition into one (`judge`).
+VERDICT_ALONE = {
+    "load": RESTORED,
+    "rebuild": RESET,
+    "recompile": OPTIMIZER_RESET,
+    "callbacks": CONTINUED,
+}
+
 
 @dataclass
 class Transition:
@@ -33,6 +42,10 @@ class Lineage:
 
     def note(self, kind: str, **detail) -> None:
         self.pending.append(Transition(kind, detail))
+
+    def verdict_alone(self, kind: str) -> str:
+        """The verdict of the transition `kind` while training is parked (VERDICT_ALONE)."""
+        return VERDICT_ALONE[kind]
 
     def judge(self, fingerprint: str, instance: int) -> tuple[str, dict]:
         """Fold the pending transitions into one verdict for training that starts now."""

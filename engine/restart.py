@@ -1,11 +1,8 @@
-"""A session whose start failed stays open, in state FAILED, until the person retries or quits.
+"""What a retry of a failed start needs: the user's modules reloaded, and whose fault it was.
 
-The start fails when the user's builder, data loader or a callback's constructor raises, or when
-`--from` names a checkpoint that does not fit the model. The error and its traceback are an
-`error` event (and `errors.log`); then the training thread parks here. A `rebuild` command
-retries the start: the user's own modules that the config names (and that live beside it) are
-reloaded first, so a fix made in the editor is picked up. Callback edits made meanwhile are used
-by the retry. A checkpoint from `--from` that did not fit is dropped: the retry starts fresh.
+A session whose start failed stays open, in state FAILED, until the person retries (a rebuild)
+or quits (engine/runtime/startup.py). Before the retry, the user's own modules that the config
+names and that live beside it are reloaded, so a fix made in the editor is picked up.
 """
 
 from __future__ import annotations
@@ -13,68 +10,17 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from .errors import BadInput, CheckpointError, CommandRejected
-from .events import SessionState
+from .errors import BadInput
 from .specs import Config
 
 RETRY_HINT = "fix it, then press r to retry"
 
 
-def failed_to_start(t, exc: Exception) -> None:
-    """Record why the start failed (with the traceback if user code raised) and go FAILED."""
-    from .trainer import one_line
-
-    s = t.session
-    t.error("start", exc, user_code=raised_by_user_code(exc))
-    if isinstance(exc, CheckpointError) and s.from_checkpoint:
-        s.from_checkpoint = None  # it will not fit next time either: the retry starts fresh
-    if t.retry is not None:
-        t.retry.set_exception(CommandRejected(f"the session could not start: {one_line(exc)}"))
-        t.retry = None
-    s._set_state(SessionState.FAILED, f"{one_line(exc)} - {RETRY_HINT}")
-
-
 def raised_by_user_code(exc: BaseException) -> bool:
     """True when the user's own code raised (the traceback helps); False for plain bad input."""
     return not isinstance(exc, BadInput) or isinstance(exc.__cause__, Exception)
-
-
-def wait_for_retry(t) -> bool:
-    """Park in FAILED. True: retry the start now (a rebuild came); False: stop."""
-    s = t.session
-    while True:
-        cmd = s._pop_command()
-        if cmd is None:
-            s._wait(0.5)
-        elif cmd.kind == "stop":
-            t.stop_future = cmd.future
-            return False
-        elif cmd.kind == "rebuild":
-            if prepare_retry(t, cmd):
-                return True
-        elif cmd.kind == "callbacks":
-            t.config = replace(t.config, callbacks=tuple(cmd.args["specs"]))
-            s._update_status(callbacks=t.config.callbacks)
-            cmd.future.set_result(None)
-        elif cmd.kind != "release":
-            cmd.future.set_exception(
-                CommandRejected(f"the session could not start ({s.status().message})")
-            )
-
-
-def prepare_retry(t, cmd) -> bool:
-    """Reload the user's modules and forget the failed attempt; False if a reload failed."""
-    t.retry = cmd.future
-    t.model, t.probe, t.instance = None, None, 0
-    try:
-        reload_user_modules(t.config)
-    except Exception as e:  # the fixed file does not even import: still FAILED
-        failed_to_start(t, e)
-        return False
-    return True
 
 
 def user_module_names(config: Config) -> list[str]:
@@ -102,10 +48,3 @@ def reload_user_modules(config: Config) -> list[str]:
         importlib.reload(module)
         reloaded.append(name)
     return reloaded
-
-
-def started(t) -> None:
-    """The start worked: a pending retry succeeded."""
-    if t.retry is not None:
-        t.retry.set_result("fresh")
-        t.retry = None

@@ -10,34 +10,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .checkpoints import CheckpointStore
-from .errors import CommandRejected
-from .events import CheckpointInfo, Event, Segment, SessionState, StateChanged, Status
+from .commands import command
+from .events import CheckpointInfo, Event, Segment, SessionState, Status
 from .lineage import Lineage
+from .mailbox import Hold, Mailbox
 from .runlock import RunLock
 from .specs import CallbackSpec, Config
 from .telemetry import TelemetryStore
-
-
-@dataclass
-class Command:
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
-    future: Future = field(default_factory=Future)
-
-
-@dataclass
-class Hold:
-    kind: str  # "step", "epoch", "finished"
-    value: int | None
-    future: Future = field(default_factory=Future)
 
 
 class Session:
@@ -55,7 +41,6 @@ class Session:
         self.run_dir = Path(run_dir or config.run.run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.from_checkpoint = from_checkpoint
-        self.listener = listener
         self.telemetry = TelemetryStore()
         self.session_id = uuid.uuid4().hex[:12]
         # Before anything in the run directory is touched (the store cleans orphans, the logs
@@ -66,15 +51,9 @@ class Session:
         except BaseException:
             self.run_lock.release()
             raise
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._commands: deque[Command] = deque()
-        self._holds: list[Hold] = []
-        self._events: list[Event] = []
         self.lineage = Lineage()
-        self._state = SessionState.STARTING
-        self._status = Status(
-            state=self._state,
+        status = Status(
+            state=SessionState.STARTING,
             epoch=0,
             epochs=config.train.epochs,
             step_in_epoch=0,
@@ -89,11 +68,12 @@ class Session:
             callbacks=tuple(config.callbacks),
             optimizer=config.compile.optimizer,
         )
-        self._report: dict | None = None
-        self.attention = False  # read per batch by the control callback: anything to do?
-        self.hold_step = -1  # the nearest pending `hold_at_step`, -1 if none
+        self.mailbox = Mailbox(status, listener)  # the thread boundary (engine/mailbox.py)
+        self._lock = self.mailbox.lock
         self.stopped = threading.Event()
-        self._trainer: Any = None  # set by the training thread; tests may read it while parked
+        # The live model and counters (runtime.model_state.ModelState), set by the training
+        # thread; status() reads its counters, tests its model while parked.
+        self._trainer: Any = None
 
     # ----- lifecycle ---------------------------------------------------------------------
     def run(self) -> None:
@@ -163,7 +143,7 @@ class Session:
     # ----- reads -----------------------------------------------------------------------------
     @property
     def state(self) -> SessionState:
-        return self._state
+        return self.mailbox.state
 
     def status(self) -> Status:
         """The latest snapshot, with the batch counters read live (plain ints: no lock, no
@@ -185,7 +165,7 @@ class Session:
 
     def events(self) -> list[Event]:
         with self._lock:
-            return list(self._events)
+            return list(self.mailbox.events)
 
     def segments(self) -> list[Segment]:
         with self._lock:
@@ -202,101 +182,25 @@ class Session:
         from .report import build_report
 
         with self._lock:
-            return self._report if self._report is not None else build_report(self, final=None)
+            report = self.mailbox.report
+            return report if report is not None else build_report(self, final=None)
 
-    # ----- internals shared with the trainer -------------------------------------------------
+    # ----- the thread boundary (engine/mailbox.py) -------------------------------------------
+    @property
+    def listener(self) -> Callable[[object], None] | None:
+        return self.mailbox.listener
+
+    @listener.setter
+    def listener(self, listener: Callable[[object], None] | None) -> None:
+        self.mailbox.listener = listener
+
+    @property
+    def _status(self) -> Status:
+        return self.mailbox.status
+
     def _submit(self, kind: str, **args) -> Future:
-        cmd = Command(kind, args)
-        with self._cond:
-            if self._state is SessionState.STOPPED:
-                if kind == "stop":
-                    cmd.future.set_result(None)
-                else:
-                    cmd.future.set_exception(CommandRejected("the session has stopped"))
-                return cmd.future
-            self._commands.append(cmd)
-            self.attention = True
-            self._cond.notify_all()
-        return cmd.future
+        command(kind)  # a name the registry (engine/commands.py) does not know is a bug
+        return self.mailbox.submit(kind, args)
 
     def _hold(self, hold: Hold) -> Future:
-        with self._cond:
-            if self._state is SessionState.STOPPED:
-                hold.future.set_exception(CommandRejected("the session has stopped"))
-                return hold.future
-            if hold.kind == "step" and (hold.value or 0) < self._status.session_step:
-                hold.future.set_exception(
-                    CommandRejected(
-                        f"step {hold.value} has already passed (session step is "
-                        f"{self._status.session_step})"
-                    )
-                )
-                return hold.future
-            self._holds.append(hold)
-            self._refresh_hold_step()
-            self.attention = True
-            self._cond.notify_all()
-        return hold.future
-
-    def _refresh_hold_step(self) -> None:
-        steps = [h.value for h in self._holds if h.kind == "step" and h.value is not None]
-        self.hold_step = min(steps) if steps else -1
-
-    def _pop_command(self) -> Command | None:
-        with self._lock:
-            if self._commands:
-                return self._commands.popleft()
-            self.attention = False
-            return None
-
-    def _take_holds(self, kind: str, value: int | None, at_start: bool = True) -> list[Hold]:
-        """Holds due now (value reached); holds already passed fail here, on the training
-        thread, which knows the true step (the status snapshot may lag behind). An epoch hold is
-        due only at the boundary where that epoch starts (`at_start`)."""
-        with self._lock:
-            hit, keep = [], []
-            for h in self._holds:
-                if h.kind != kind:
-                    keep.append(h)
-                elif kind == "finished" or (h.value == value and (kind == "step" or at_start)):
-                    hit.append(h)
-                elif value is not None and h.value is not None and h.value <= value:
-                    h.future.set_exception(
-                        CommandRejected(f"{kind} {h.value} has already passed ({kind} is {value})")
-                    )
-                else:
-                    keep.append(h)
-            self._holds = keep
-            self._refresh_hold_step()
-            return hit
-
-    def _wait(self, timeout: float) -> None:
-        with self._cond:
-            if not self._commands:
-                self._cond.wait(timeout)
-
-    def _set_state(self, state: SessionState, reason: str = "") -> None:
-        with self._lock:
-            changed = state is not self._state
-            self._state = state
-        self._update_status(state=state, message=reason)
-        if changed:
-            self._tell(StateChanged(state, reason, self._status.session_step))
-
-    def _update_status(self, **changes) -> None:
-        from dataclasses import replace
-
-        with self._lock:
-            self._status = replace(self._status, **changes)
-
-    def _record_event(self, ev: Event) -> None:
-        with self._lock:
-            self._events.append(ev)
-        self._tell(ev)
-
-    def _tell(self, message: object) -> None:
-        if self.listener is not None:
-            try:
-                self.listener(message)
-            except Exception:  # a broken listener must never stop training
-                pass
+        return self.mailbox.hold(hold)

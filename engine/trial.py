@@ -241,7 +241,7 @@ def _split(config: Config, arrays: Arrays) -> Arrays:
 
 def _into(spec: CallbackSpec, folder: Path) -> CallbackSpec:
     """`spec` with every file argument moved into `folder`, keeping the file's name."""
-    from .transitions import PATH_ARGUMENTS
+    from .callback_paths import PATH_ARGUMENTS
 
     kwargs = dict(spec.kwargs)
     for key in PATH_ARGUMENTS:

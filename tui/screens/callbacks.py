@@ -100,14 +100,14 @@ def check_entry(spec: CallbackSpec) -> None:
     Keras callback, every argument is one it takes, and Keras's own classes (whose constructors
     only store and check their arguments) accept the values. User classes are not constructed
     here: their constructors may do anything, and the engine runs them once, on Apply."""
-    from weightwatch.engine.check import _callback_class, _check_kwargs, one_line
+    from weightwatch.engine.callbacks import callback_class, check_kwargs, one_line
 
     try:
-        cls = _callback_class(spec.type, "type", WHERE, BadInput)
+        cls = callback_class(spec.type, "type", WHERE, BadInput)
     except BadInput as exc:
         raise EntryError(str(exc), "type") from None
     try:
-        _check_kwargs(cls, spec, "arguments", WHERE, BadInput)
+        check_kwargs(cls, spec, "arguments", WHERE, BadInput)
     except BadInput as exc:
         raise EntryError(str(exc), "args") from None
     if cls.__module__.startswith("keras."):

@@ -1,0 +1,230 @@
+"""What each command does to the live model, on the training thread, at a boundary.
+
+One function per command of the registry (`engine/commands.py`, whose `handler` names it here);
+each takes the typed `Context` and the command's arguments and returns the future's result.
+`apply` runs one: a refusal resolves the future with the one-line error (and is an `error` event
+where the registry says so); afterwards the registry's `opens_segment` says whether the running
+`fit` must end so that training restarts from the session's (epoch, step) with the new state.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import keras
+
+from ..callback_paths import recorded_paths
+from ..callbacks import make_entries
+from ..commands import command
+from ..errors import BadInput, CommandRejected
+from ..events import SessionState
+from ..mailbox import Command
+from ..specs import CallbackSpec
+from ..weights import rng_variables
+from .context import RUNNING_LIKE, Context
+from .flow import Quit, one_line
+
+
+def apply(ctx: Context, cmd: Command) -> bool:
+    """Run one command; True when training must restart from the session's position."""
+    spec = command(cmd.kind)
+    handler = getattr(sys.modules[__name__], spec.handler)
+    try:
+        result = handler(ctx, **cmd.args)
+    except (BadInput, CommandRejected) as e:
+        if spec.logs_errors:
+            ctx.recorder.record("error", detail={"action": cmd.kind, "message": str(e)})
+        _fail(cmd, e)
+        return False
+    except Quit:
+        ctx.stop_future = cmd.future
+        raise
+    except Exception as e:  # user code (builder, callback constructor) or a bug: keep going
+        ctx.recorder.error(cmd.kind, e, user_code=True)
+        _fail(cmd, CommandRejected(f"{cmd.kind} failed: {one_line(e)}"))
+        return False
+    ctx.recorder.publish()  # before the future resolves: whoever waits on it sees the new status
+    if not cmd.future.done():
+        cmd.future.set_result(result)
+    return spec.opens_segment
+
+
+def _fail(cmd: Command, exc: BaseException) -> None:
+    if not cmd.future.done():
+        cmd.future.set_exception(exc)
+
+
+def pause(ctx: Context) -> None:
+    if not ctx.running():
+        raise CommandRejected(f"nothing to pause: training is {ctx.session_state.value}")
+    ctx.close_segment()
+    st = ctx.state
+    ctx.recorder.record("pause", detail={"epoch": st.epoch, "step_in_epoch": st.step_in_epoch})
+    ctx.set_state(SessionState.PAUSED, "paused")
+
+
+def resume(ctx: Context, epochs: int | None = None) -> str:
+    if ctx.session_state in RUNNING_LIKE:
+        raise CommandRejected("already running")
+    if ctx.session_state is SessionState.FAILED:
+        raise CommandRejected("the session could not start; see the error")
+    st, detail = ctx.state, {}
+    if st.epoch >= st.target_epochs:
+        st.target_epochs = st.epoch + (epochs or ctx.config.train.epochs)
+        detail["epochs"] = st.target_epochs
+    verdict, more = ctx.open_segment()
+    ctx.recorder.record("resume", verdict=verdict, detail={**detail, **more})
+    ctx.set_state(SessionState.RUNNING, "running")
+    return verdict
+
+
+def release(ctx: Context) -> None:
+    if ctx.session_state is SessionState.HOLDING:
+        ctx.set_state(ctx.resume_state)
+
+
+def stop(ctx: Context) -> None:
+    raise Quit
+
+
+def set_callbacks(ctx: Context, specs: list[CallbackSpec]) -> str:
+    entries = make_entries(specs, ctx.config.path, ctx.run_dir)  # raises: nothing changes
+    norm = ctx.state.norm()
+    if ctx.running():
+        ctx.close_segment()
+    ctx.dispatcher.replace(entries, ctx.state.model, ctx.params)
+    ctx.lineage.note("callbacks")
+    verdict, detail = ctx.verdict_after("callbacks")
+    ctx.recorder.record(
+        "callbacks_changed",
+        verdict=verdict,
+        norm_before=norm,
+        detail={
+            **detail,
+            "callbacks": [s.label for s in specs if s.enabled],
+            "disabled": [s.label for s in specs if not s.enabled],
+            "callback_paths": recorded_paths(specs, ctx.run_dir),  # for `inspect`
+        },
+    )
+    return verdict
+
+
+def save(ctx: Context, name: str | None = None) -> Any:
+    name = name or ctx.default_checkpoint_name()
+    st = ctx.state
+    fp = st.fingerprint()
+    meta = {
+        "model_step": st.model_step(),
+        "epoch": st.epoch,
+        "step_in_epoch": st.step_in_epoch,
+        "session_step": st.done,
+        "loss": ctx.recorder.last_loss,  # type: ignore[attr-defined]
+        "global_norm": st.norm(),
+        "fingerprint": fp,
+        "instance": st.instance,
+        "seed": ctx.config.run.seed,
+        "optimizer": st.model.optimizer.name,
+        "rng": [v.numpy().tolist() for v in rng_variables(st.model)],
+    }
+    info, warning = ctx.store.save(st.model, name, meta)
+    detail = {"name": info.name, "path": info.path, "fingerprint": fp, "epoch": st.epoch}
+    if warning:  # saved (the user asked), but it will not load: say so where it is shown
+        detail["warning"] = warning
+    ctx.recorder.record("checkpoint_saved", detail=detail)
+    return info
+
+
+def load_checkpoint(ctx: Context, ref: str) -> tuple[Any, bool, float]:
+    """Assign a checkpoint's weights (all or nothing) and take its position."""
+    st = ctx.state
+    norm = st.norm()
+    info, manifest, with_opt = ctx.store.load(st.model, ref)
+    if manifest is not None:  # checked (whole numbers >= 0) before anything was assigned
+        st.epoch = st.epoch if manifest.get("epoch") is None else manifest["epoch"]
+        st.step_in_epoch = manifest.get("step_in_epoch") or 0
+    ctx.lineage.note("load", checkpoint=info.name, optimizer_restored=with_opt)
+    return info, with_opt, norm
+
+
+def load(ctx: Context, ref: str) -> Any:
+    if ctx.running():
+        ctx.close_segment()
+    info, with_opt, norm = load_checkpoint(ctx, ref)
+    detail = {
+        "checkpoint": info.name,
+        "path": info.path,
+        "optimizer_restored": with_opt,
+        "epoch": ctx.state.epoch,
+        "fingerprint": ctx.state.fingerprint(),
+    }
+    verdict, more = ctx.verdict_after("load")
+    detail = {**detail, **more}
+    ctx.recorder.record("checkpoint_loaded", verdict=verdict, norm_before=norm, detail=detail)
+    _unfinish(ctx)
+    return info
+
+
+def rebuild(ctx: Context, seed: int | None = None) -> str:
+    seed = ctx.config.run.seed if seed is None else int(seed)
+    st = ctx.state
+    norm = st.norm()
+    model = st.build_model(seed)  # the old model stays live if the builder raises
+    if ctx.running():
+        ctx.close_segment()
+    st.replace_model(model)
+    ctx.dispatcher.restart_all()
+    ctx.dispatcher.bind(model, ctx.params)
+    ctx.lineage.note("rebuild")
+    verdict, detail = ctx.verdict_after("rebuild")
+    detail = {"instance": st.instance, "seed": seed, **detail}
+    ctx.recorder.record("rebuilt", verdict=verdict, norm_before=norm, detail=detail)
+    _unfinish(ctx)
+    return verdict
+
+
+def recompile(ctx: Context, optimizer: str, learning_rate: float | None = None) -> str:
+    try:
+        keras.optimizers.get(optimizer)
+    except ValueError:
+        raise BadInput(f"recompile: unknown optimizer {optimizer!r}") from None
+    st = ctx.state
+    norm = st.norm()
+    if ctx.running():
+        ctx.close_segment()
+    st.compile(st.model, optimizer, learning_rate)
+    ctx.lineage.note("recompile")
+    verdict, detail = ctx.verdict_after("recompile")
+    detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}
+    ctx.recorder.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
+    return verdict
+
+
+def set_lr(ctx: Context, value: float) -> float:
+    if not value > 0:
+        raise BadInput(f"learning rate must be a positive number, received {value}")
+    opt = ctx.state.model.optimizer
+    schedule = getattr(opt, "_learning_rate", None)  # Keras's own attribute: a schedule or not
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        raise CommandRejected(
+            f"the learning rate follows a schedule ({type(schedule).__name__});"
+            " recompile with a constant rate to set it"
+        )
+    old = float(opt.learning_rate.numpy())
+    try:
+        opt.learning_rate = value
+    except TypeError as e:
+        raise CommandRejected(f"the learning rate cannot be set: {e}") from None
+    ctx.recorder.record("lr_changed", detail={"old": old, "new": value})
+    ctx.recorder.publish(learning_rate=value)
+    return value
+
+
+def note_error(ctx: Context, message: str, detail: dict) -> None:
+    ctx.recorder.record("error", detail={"message": message, **detail})
+
+
+def _unfinish(ctx: Context) -> None:
+    """A load or rebuild after training finished: ready to train again, paused."""
+    if ctx.session_state is SessionState.FINISHED and ctx.state.epoch < ctx.state.target_epochs:
+        ctx.set_state(SessionState.PAUSED, "ready: press resume to train")

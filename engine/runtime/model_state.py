@@ -1,0 +1,88 @@
+"""The live model and where training stands: instance, counters, build and compile, identity.
+
+Only the training thread writes here. `Session.status()` reads the three counters (`done`,
+`epoch`, `step_in_epoch`) without a lock: plain ints, each written in one assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from ..compilenames import make_optimizer
+from ..errors import BadInput
+from ..probe import TelemetryProbe
+from ..specs import Config
+from ..telemetry import TelemetryStore
+from ..usercode import call_builder, display_path
+from ..weights import fingerprint, global_norm, model_step
+
+
+class ModelState:
+    """Model, probe and counters (see module docstring)."""
+
+    def __init__(self, config: Config, telemetry: TelemetryStore) -> None:
+        self.config = config
+        self.telemetry = telemetry
+        self.model: Any = None
+        self.builder: Callable[..., Any] | None = None
+        self.probe: TelemetryProbe | None = None
+        self.probe_base = 0  # session step at which the current probe started counting
+        self.instance = 0
+        self.done = 0  # session steps: batches trained in this session
+        self.epoch = 0  # the model's epoch counter (completed epochs)
+        self.step_in_epoch = 0
+        self.target_epochs = config.train.epochs
+        # The recorder's flush: the probe's rows are read out before it is replaced.
+        self.before_probe_change: Callable[[], None] = lambda: None
+
+    def build_model(self, seed: int, *, name_key: bool = False):
+        """A new model from the user's builder, compiled; the current one is left as it is."""
+        keras.utils.set_random_seed(seed)
+        model = call_builder(self.builder, self.config, name_key=name_key)
+        if not isinstance(model, keras.Model):  # the words `check` uses
+            raise BadInput(
+                f"{display_path(self.config.path)}: [model].builder: expected "
+                f'"{self.config.model.builder}" to return a keras.Model, received a '
+                f"{type(model).__name__}"
+            )
+        self.compile(model, self.config.compile.optimizer, self.config.compile.learning_rate)
+        return model
+
+    def compile(self, model, optimizer: str, learning_rate: float | None) -> None:
+        opt = make_optimizer(optimizer, learning_rate)  # "lamb" too, which get() does not know
+        c = self.config.compile
+        if self.probe is not None and self.probe.model is model:
+            self.before_probe_change()
+            self.probe.uninstall()
+        model.compile(optimizer=opt, loss=c.loss, metrics=list(c.metrics) or None)
+        self.probe = TelemetryProbe(model)
+        self.probe_base = self.done
+        self.telemetry.set_layer_names(self.probe.layer_names)
+
+    def replace_model(self, model) -> None:
+        """A rebuilt model: a new instance, back to epoch 0 and the config's epochs."""
+        self.model = model
+        self.instance += 1
+        self.epoch, self.step_in_epoch = 0, 0
+        self.target_epochs = self.config.train.epochs
+
+    def forget(self) -> None:
+        """A failed start is retried from nothing."""
+        self.model, self.probe, self.instance = None, None, 0
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.model)
+
+    def norm(self) -> float:
+        return global_norm(self.model)
+
+    def model_step(self) -> int:
+        return model_step(self.model)
+
+    def learning_rate(self) -> float | None:
+        """The optimizer's constant rate (one small sync), None under a schedule."""
+        lr: Any = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
+        return float(lr.numpy()) if hasattr(lr, "numpy") else None

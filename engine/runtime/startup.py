@@ -1,0 +1,135 @@
+"""Start-up of the training thread, a failed start, and its retry.
+
+The start fails when the user's builder, data loader or a callback's constructor raises, or when
+`--from` names a checkpoint that does not fit the model. The error and its traceback are an
+`error` event (and `errors.log`); then the training thread parks in FAILED. A `rebuild` command
+retries the start: the user's own modules that the config names (and that live beside it) are
+reloaded first (engine/restart.py), so a fix made in the editor is picked up. Callback edits
+made meanwhile are used by the retry. A checkpoint from `--from` that did not fit is dropped:
+the retry starts fresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..callback_paths import recorded_paths
+from ..callbacks import make_entries
+from ..compilenames import check_optimizer
+from ..data import BatchFeed
+from ..datafiles import load_data
+from ..errors import CheckpointError, CommandRejected
+from ..events import SessionState
+from ..mailbox import Command
+from ..restart import RETRY_HINT, raised_by_user_code, reload_user_modules
+from ..trial import check_val_shapes
+from ..usercode import display_path, ensure_on_path, resolve_import
+from .context import Context
+from .flow import one_line
+from .handlers import load_checkpoint
+
+
+def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
+    """Data, feed, model and callbacks from the config: the feed and the validation data."""
+    cfg = ctx.config
+    ensure_on_path(cfg.folder)
+    if cfg.run.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    x, y, xv, yv = load_data(cfg)
+    if xv is None and cfg.data.validation_split > 0:
+        cut = int(len(x) * (1 - cfg.data.validation_split))
+        x, y, xv, yv = x[:cut], y[:cut], x[cut:], y[cut:]
+    file = display_path(cfg.path)
+    check_val_shapes(cfg, file, (x, y, xv, yv))  # else Keras fails at the first epoch's end
+    feed = BatchFeed(
+        x,
+        y,
+        batch_size=cfg.data.batch_size,
+        seed=cfg.run.seed,
+        shuffle=cfg.data.shuffle,
+        steps_per_epoch=cfg.train.steps_per_epoch,
+    )
+    st = ctx.state
+    st.builder = resolve_import(cfg.model.builder, "[model].builder", file)
+    check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
+    st.model = st.build_model(cfg.run.seed, name_key=True)
+    st.instance = 1
+    entries = make_entries(list(cfg.callbacks), file, ctx.run_dir)
+    ctx.dispatcher.replace(entries, st.model, None)
+    return feed, ((xv, yv) if xv is not None else None)
+
+
+def begin(ctx: Context) -> None:
+    """The first segment (from `--from`'s checkpoint if given) and the `started` event."""
+    origin = "fresh"
+    if ctx.from_checkpoint:
+        load_checkpoint(ctx, ctx.from_checkpoint)
+        origin = "restored"
+    ctx.open_segment(origin)
+    ctx.recorder.record(
+        "started",
+        verdict=origin,
+        detail={
+            "instance": ctx.state.instance,
+            "seed": ctx.config.run.seed,
+            "epochs": ctx.state.target_epochs,
+            "from": ctx.from_checkpoint,
+            "run_dir": str(ctx.run_dir),
+            "callback_paths": recorded_paths(ctx.config.callbacks, ctx.run_dir),
+        },
+    )
+
+
+def failed_to_start(ctx: Context, exc: Exception) -> None:
+    """Record why the start failed (with the traceback if user code raised) and go FAILED."""
+    ctx.recorder.error("start", exc, user_code=raised_by_user_code(exc))
+    if isinstance(exc, CheckpointError) and ctx.from_checkpoint:
+        ctx.from_checkpoint = None  # it will not fit next time either: the retry starts fresh
+    if ctx.retry is not None:
+        ctx.retry.set_exception(CommandRejected(f"the session could not start: {one_line(exc)}"))
+        ctx.retry = None
+    ctx.set_state(SessionState.FAILED, f"{one_line(exc)} - {RETRY_HINT}")
+
+
+def started(ctx: Context) -> None:
+    """The start worked: a pending retry succeeded."""
+    if ctx.retry is not None:
+        ctx.retry.set_result("fresh")
+        ctx.retry = None
+
+
+def wait_for_retry(ctx: Context) -> bool:
+    """Park in FAILED. True: retry the start now (a rebuild came); False: stop."""
+    box = ctx.mailbox
+    while True:
+        cmd = box.pop()
+        if cmd is None:
+            box.wait(0.5)
+        elif cmd.kind == "stop":
+            ctx.stop_future = cmd.future
+            return False
+        elif cmd.kind == "rebuild":
+            if _prepare_retry(ctx, cmd):
+                return True
+        elif cmd.kind == "callbacks":
+            ctx.config = replace(ctx.config, callbacks=tuple(cmd.args["specs"]))
+            box.update_status(callbacks=ctx.config.callbacks)
+            cmd.future.set_result(None)
+        elif cmd.kind != "release":
+            cmd.future.set_exception(
+                CommandRejected(f"the session could not start ({box.status.message})")
+            )
+
+
+def _prepare_retry(ctx: Context, cmd: Command) -> bool:
+    """Reload the user's modules and forget the failed attempt; False if a reload failed."""
+    ctx.retry = cmd.future
+    ctx.state.forget()
+    try:
+        reload_user_modules(ctx.config)
+    except Exception as e:  # the fixed file does not even import: still FAILED
+        failed_to_start(ctx, e)
+        return False
+    return True
