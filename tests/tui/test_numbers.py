@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from textual.color import Color
-from textual.widgets import Static
 from weightwatch.engine import events as ev
 from weightwatch.tui.screens.event_detail import EventDetail
 from weightwatch.tui.summary import plain_line, run_summary
@@ -15,6 +14,7 @@ from weightwatch.tui.widgets.event_log import STEP_WIDTH, EventLog, detail_text
 from weightwatch.tui.widgets.status import describe, progress_of
 
 from .conftest import running, until
+from .svgtext import svg_lines
 
 S = ev.SessionState
 
@@ -151,6 +151,7 @@ def log_lines(log) -> list[str]:
 async def logged_error(pilot, fake):
     await running(pilot, fake)
     fake.note_error(LONG, {"action": "load", "path": "/runs/demo/late.weights.h5"})
+    fake.boundary()  # where a command lands while training runs
     await until(lambda: len(pilot.app.dashboard.query_one(EventLog).logged) == 2, pilot)
     await pilot.pause()
     return pilot.app.dashboard.query_one(EventLog)
@@ -160,12 +161,13 @@ async def test_event_log_wraps_under_the_kind_not_to_column_0(app, fake):
     async with app.run_test(size=(120, 40)) as pilot:
         log = await logged_error(pilot, fake)
         lines = [line for line in log_lines(log) if line]
-        assert lines[0].split() == ["0", "started", "fresh", "seed=0", "epochs=4"]
-        assert lines[1].startswith("     0 error could not read")
-        continued = lines[2:]
+        assert lines[0].split()[:3] == ["0", "started", "fresh"]
+        head = next(i for i, line in enumerate(lines) if " error " in line)
+        assert lines[head].startswith("     0 error could not read")
+        continued = lines[head + 1 :]
         assert len(continued) >= 3  # most of the message is there, not 40 characters of it
         assert all(
-            line.startswith(" " * STEP_WIDTH) and line[STEP_WIDTH] != " " for line in continued
+            line[:STEP_WIDTH] == " " * STEP_WIDTH != line[: STEP_WIDTH + 1] for line in continued
         )
 
 
@@ -175,10 +177,23 @@ async def test_enter_on_an_entry_shows_the_whole_event(app, fake):
         log.focus()
         await pilot.press("enter")  # no cursor yet: the newest entry
         await until(lambda: isinstance(app.screen, EventDetail), pilot)
-        text = str(app.screen.query_one("#event-detail-text", Static).render())
-        assert LONG.strip() in " ".join(text.split())  # the whole message, wrapped
-        assert "path" in text and "/runs/demo/late.weights.h5" in text  # not on the log line
+        await pilot.pause()
+        screen = svg_lines(app.export_screenshot())
+        text = "\n".join(screen)
         assert "session step  0" in text and "kind          error" in text
+        assert "/runs/demo/late.weights.h5" in text  # the path: not on the log line
+        (head,) = [i for i, line in enumerate(screen) if "message" in line]
+        column = screen[head].index("could not read")
+        message = [screen[head][column:]]
+        for line in screen[head + 1 :]:
+            if line[:column].strip() not in ("", "█", "▊"):  # the next key, or the frame
+                break
+            message.append(line[column:])
+        assert len(message) >= 3  # wrapped under the value, not under "message" or column 0
+        # all of it (the frame's right edge taken off each line)
+        assert " ".join(" ".join(m.rstrip(" █▊▎│").split()) for m in message) == " ".join(
+            LONG.split()
+        )
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, EventDetail), pilot)
         assert log.highlighted == 1
@@ -208,7 +223,7 @@ async def test_event_names_are_readable_on_light_and_dark_themes(app, fake, them
         log = await logged_error(pilot, fake)  # logged on the default dark theme
         app.theme = theme
         await pilot.pause()
-        segments = [s for y in range(3) for s in log.render_line(y)]
+        segments = [s for y in range(log.size.height) for s in log.render_line(y)]
         for word in ("started", "error", "fresh"):
             (segment,) = [s for s in segments if s.text == word]
             fg = Color.from_rich_color(segment.style.color)

@@ -7,15 +7,18 @@ import json
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from weightwatch.engine import events as ev
+from weightwatch.tui.widgets.event_log import Hanging
 
 KEY_WIDTH = 14
 
 
-def event_text(event: ev.Event) -> str:
-    """Every field of the event, and every key of its detail, as aligned plain text."""
+def event_rows(event: ev.Event) -> list[tuple[str, str]]:
+    """(key column, value) for every field of the event and every key of its detail; a value
+    may hold several lines (JSON for lists and tables)."""
     rows = [
         ("kind", event.kind),
         ("verdict", event.verdict or "-"),
@@ -24,15 +27,23 @@ def event_text(event: ev.Event) -> str:
         ("norm before", number(event.norm_before)),
         ("norm after", number(event.norm_after)),
     ]
-    lines = [f"{key:<{KEY_WIDTH}}{value}" for key, value in rows]
+    rows = [(f"{key:<{KEY_WIDTH}}", value) for key, value in rows]
     if event.detail:
-        lines.append("")
-        lines.append("detail")
+        rows += [("", ""), ("detail", "")]
+    width = max([KEY_WIDTH - 2, *(len(str(key)) + 2 for key in event.detail)])
     for key, value in event.detail.items():
         text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
-        first, *rest = str(text).splitlines() or [""]
-        lines.append(f"  {key:<{KEY_WIDTH - 2}}{first}")
-        lines.extend(" " * KEY_WIDTH + line for line in rest)
+        rows.append((f"  {key:<{width}}", str(text)))
+    return rows
+
+
+def event_text(event: ev.Event) -> str:
+    """The rows as plain text, continuation lines under the value (for tests and copying)."""
+    lines = []
+    for key, value in event_rows(event):
+        first, *rest = value.splitlines() or [""]
+        lines.append(key + first)
+        lines.extend(" " * len(key) + line for line in rest)
     return "\n".join(lines)
 
 
@@ -45,7 +56,6 @@ class EventDetail(ModalScreen[None]):
 
     DEFAULT_CSS = """
     EventDetail { align: center middle; }
-    EventDetail #event-detail-text { margin-bottom: 0; }
     """
 
     BINDINGS = [
@@ -62,8 +72,16 @@ class EventDetail(ModalScreen[None]):
         title = f"{self.event.kind} at session step {self.event.session_step:,}"
         with VerticalScroll(classes="dialog -wide", id="event-detail"):
             yield Label(title, classes="dialog-title")
-            yield Static(event_text(self.event), id="event-detail-text", markup=False)
+            for key, value in event_rows(self.event):
+                # each value wraps under itself, not under its key (a long message stays legible)
+                row = Static(Hanging(Content(key), Content(value)), classes="event-row")
+                row.styles.margin = 0  # inline: app.tcss gives every dialog Static a margin
+                yield row
             yield Static("Escape or Enter closes.", classes="dialog-hint", markup=False)
+
+    @property
+    def text(self) -> str:
+        return event_text(self.event)
 
     def action_close(self) -> None:
         self.dismiss(None)
