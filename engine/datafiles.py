@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ConfigError
 from .specs import Config
 from .tomlread import show
-from .usercode import _call_user, display_path, ensure_on_path, one_line, resolve_import
+from .usercode import call_user, display_path, ensure_on_path, one_line, resolve_import
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 ARRAY_NAMES = ("x", "y", "x_val", "y_val")
@@ -37,7 +37,7 @@ def load_data(config: Config) -> Arrays:
         key = "[data].loader"
         loader = resolve_import(data.loader, key, file)
         arrays = _loader_arrays(
-            _call_user(loader, data.params, data.loader, (key, "[data].params"), file),
+            call_user(loader, data.params, data.loader, (key, "[data].params"), file),
             data.loader,
             file,
         )

@@ -22,7 +22,7 @@ import numpy as np
 from .datafiles import Arrays
 from .errors import ConfigError
 from .specs import CallbackSpec, Config
-from .usercode import _call_user, as_exception, one_line, said
+from .usercode import as_exception, call_user, one_line, said
 
 HOOKS = (
     "on_train_begin",
@@ -52,7 +52,7 @@ def check_model(config: Config, builder: Callable, file: str, arrays: Arrays) ->
     import keras
 
     spec = config.model
-    model = _call_user(
+    model = call_user(
         builder, spec.params, spec.builder, ("[model].builder", "[model].params"), file
     )
     if not isinstance(model, keras.Model):

@@ -150,7 +150,7 @@ def resolve_import(
     return obj
 
 
-def _call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], file: str) -> Any:
+def call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], file: str) -> Any:
     """Call a user's builder or loader; `keys` = (its key path, its params' key path)."""
     try:
         inspect.signature(fn).bind(**params)

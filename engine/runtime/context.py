@@ -11,39 +11,18 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..checkpoints import CheckpointStore
 from ..dispatcher import CallbackDispatcher
-from ..events import Event, Segment, SessionState
+from ..events import SessionState
 from ..lineage import Lineage
 from ..mailbox import Mailbox
 from ..specs import Config
 from .model_state import ModelState
+from .recorder import Recorder
 
 RUNNING_LIKE = (SessionState.RUNNING, SessionState.HOLDING)
-
-
-class Recording(Protocol):
-    """The recorder as handlers use it (events, the run log, the status snapshot)."""
-
-    def record(
-        self,
-        kind: str,
-        *,
-        verdict: str | None = None,
-        detail: dict | None = None,
-        norm_before: float | None = None,
-        norm_after: float | None = None,
-    ) -> Event: ...
-
-    def error(self, action: str, exc: BaseException, *, user_code: bool = False) -> Event: ...
-
-    def publish(self, **extra: Any) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def segment(self, seg: Segment | None) -> None: ...
 
 
 @dataclass
@@ -54,7 +33,7 @@ class Context:
     lineage: Lineage
     store: CheckpointStore
     state: ModelState
-    recorder: Recording
+    recorder: Recorder
     dispatcher: CallbackDispatcher
     default_checkpoint_name: Any  # () -> str, the session's rule
     from_checkpoint: str | None = None

@@ -119,7 +119,7 @@ def save(ctx: Context, name: str | None = None) -> Any:
         "epoch": st.epoch,
         "step_in_epoch": st.step_in_epoch,
         "session_step": st.done,
-        "loss": ctx.recorder.last_loss,  # type: ignore[attr-defined]
+        "loss": ctx.recorder.last_loss,
         "global_norm": st.norm(),
         "fingerprint": fp,
         "instance": st.instance,
