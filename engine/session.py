@@ -80,7 +80,9 @@ class Session:
         """Train on the calling thread until `stop()`; imports TensorFlow here."""
         from .trainer import Trainer
 
-        Trainer(self).run()
+        trainer = Trainer(self)
+        self._trainer = trainer.state  # before it starts: status() reads its counters
+        trainer.run()
 
     def start(self) -> threading.Thread:
         """Run on a new daemon thread (for scripts and tests without a UI)."""

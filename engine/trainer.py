@@ -43,7 +43,6 @@ class Trainer:
         self.mailbox = session.mailbox
         self.telemetry = session.telemetry
         self.state = ModelState(session.config, session.telemetry)
-        session._trainer = self.state  # live counters for status(); tests read it while parked
         self.dispatcher = CallbackDispatcher()
         runlog = RunLog(session.run_dir, session.session_id, session.run_lock.notes)
         self.recorder = Recorder(
