@@ -2,9 +2,12 @@
 
 Not part of the suite or CI: run it by hand, it takes minutes.
 
-    .venv/bin/python benchmarks/determinism.py speed --rounds 3
-    .venv/bin/python benchmarks/determinism.py exact --trials 3
-    .venv/bin/python benchmarks/determinism.py speed --json /tmp/speed.json
+    .venv/bin/python benchmarks/determinism.py exact --trials 3           # ~7 min here
+    .venv/bin/python benchmarks/determinism.py speed --rounds 4 --mlp-epochs 8   # ~12 min
+    .venv/bin/python benchmarks/determinism.py parts --rounds 24          # ~7 min
+    .venv/bin/python benchmarks/determinism.py parts --only "mlp feed" --json /tmp/parts.json
+
+Findings and numbers: docs/determinism-findings.md.
 
 `enable_op_determinism` and the thread-pool sizes are process-wide and fixed once TensorFlow has
 started, so every measurement runs in a fresh interpreter (`worker`), and the driver interleaves
@@ -20,6 +23,8 @@ of the ratios.
   (b) N steps, weights + optimizer slots + RNG states copied out, a fresh model built from
   another seed gets them, M more steps. Every run's SHA-256 (weights, optimizer, RNG states and
   the probe's rows) is compared within the process and across processes and settings.
+- `parts`: op determinism taken apart (its C++ flag, its cross-entropy rewrite, the feed's lost
+  prefetch) in one interpreter, alternating windows of one model per variant, with an A/A control.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ SPEED = {
 # it runs, cross-entropy built as under op determinism, feed without its prefetch).
 PARTS = {
     "plain": (False, False, False),
+    "plain again (A/A control)": (False, False, False),
     "opdet": (True, True, False),
     "CE rewrite only": (False, True, False),
     "flag only, fused CE": (True, False, False),
@@ -84,8 +90,6 @@ def _setup(spec: dict):
 
     if spec.get("intra"):
         tf.config.threading.set_intra_op_parallelism_threads(spec["intra"])
-    if spec.get("inter"):
-        tf.config.threading.set_inter_op_parallelism_threads(spec["inter"])
     if spec.get("opdet"):
         tf.config.experimental.enable_op_determinism()
     return tf, keras
@@ -146,12 +150,8 @@ def _speed(spec: dict) -> dict:
 
         feed = BatchFeed(x, y, batch_size=32, seed=SEED, shuffle=True)
         steps = feed.steps_per_epoch * epochs
-        m.fit(
-            feed.dataset(0, 0, epochs),
-            epochs=epochs,
-            steps_per_epoch=feed.steps_per_epoch,
-            verbose=0,
-        )
+        ds, spe = feed.dataset(0, 0, epochs), feed.steps_per_epoch
+        m.fit(ds, epochs=epochs, steps_per_epoch=spe, verbose=0)
     else:
         steps = -(-len(x) // 32) * epochs
         m.fit(x, y, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
@@ -172,14 +172,10 @@ def _engine(spec: dict, x, y) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="ww-determinism-"))
     np.savez(folder / "data.npz", x=x, y=y)  # no validation data: the plain fit has none either
     cfg = load_config(ROOT / "demo_data" / ("reference.toml" if model == "mlp" else "sensors.toml"))
+    det = spec.get("deterministic", False)
     cfg = replace(
         cfg,
-        run=replace(
-            cfg.run,
-            run_dir=folder / "run",
-            seed=SEED,
-            deterministic=spec.get("deterministic", False),
-        ),
+        run=replace(cfg.run, run_dir=folder / "run", seed=SEED, deterministic=det),
         model=replace(cfg.model, params=dict(MODELS[model][0])),
         data=replace(cfg.data, path=folder / "data.npz"),
         train=replace(cfg.train, epochs=epochs),
@@ -258,11 +254,6 @@ def _exact(spec: dict) -> dict:
     tf, keras = _setup(spec)
     from weightwatch.engine.data import BatchFeed
     from weightwatch.engine.probe import TelemetryProbe
-    from weightwatch.engine.weights import (
-        ensure_optimizer_built,
-        optimizer_variables,
-        rng_variables,
-    )
 
     out = {}
     for model, (_, (n, k)) in MODELS.items():
@@ -277,32 +268,34 @@ def _exact(spec: dict) -> dict:
         m = _build(keras, model, SEED)
         probe = TelemetryProbe(m)
         _train(m, feed, 0, n)
-        saved = _state(m)
-        first_rows = probe.read_new()[1]
+        saved, first_rows = _state(m), probe.read_new()[1]
         for run, keep_rng in (("resumed", True), ("resumed, RNG not restored", False)):
-            fresh = _build(keras, model, SEED + 1)  # other initial weights and RNG state
-            probe2 = TelemetryProbe(fresh)
-            ensure_optimizer_built(fresh)
-            skip = set() if keep_rng else {id(v) for v in rng_variables(fresh)}
-            every = [*fresh.variables, *optimizer_variables(fresh)]
-            for v, value in zip(every, saved, strict=True):
-                if id(v) not in skip:
-                    v.assign(value)
+            fresh = _loaded(keras, model, saved, keep_rng)
+            probe = TelemetryProbe(fresh)
             _train(fresh, feed, n, k)
-            rows = probe2.read_new()[1]
-            shas[run] = _sha(_state(fresh)) + "/" + _sha([np.concatenate([first_rows, rows])])
+            rows = np.concatenate([first_rows, probe.read_new()[1]])
+            shas[run] = _sha(_state(fresh)) + "/" + _sha([rows])
         out[model] = shas
-    out["onednn"] = _onednn(tf)
     return out
 
 
-def _onednn(tf) -> bool:
-    try:
-        from tensorflow.python.util import _pywrap_util_port
+def _loaded(keras, model: str, saved: list, keep_rng: bool):
+    """A model built from another seed (other weights, other RNG state) that gets `saved`: all of
+    it, or (the control) all but the SeedGenerator states."""
+    from weightwatch.engine.weights import (
+        ensure_optimizer_built,
+        optimizer_variables,
+        rng_variables,
+    )
 
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except Exception:
-        return False
+    fresh = _build(keras, model, SEED + 1)
+    ensure_optimizer_built(fresh)
+    skip = set() if keep_rng else {id(v) for v in rng_variables(fresh)}
+    every = [*fresh.variables, *optimizer_variables(fresh)]
+    for v, value in zip(every, saved, strict=True):
+        if id(v) not in skip:
+            v.assign(value)
+    return fresh
 
 
 def worker(spec_json: str) -> None:
@@ -370,7 +363,7 @@ def _print_speed(got: dict) -> None:
             )
 
 
-def parts(rounds: int) -> dict:
+def parts(rounds: int, only: str = "") -> dict:
     out = {}
     print(
         "| model | input | variant | steps/s (median) | steps/s / plain, geometric mean "
@@ -379,6 +372,8 @@ def parts(rounds: int) -> dict:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for model, window_epochs in (("mlp", 1), ("sensors", 3)):
         for feed in (False, True):
+            if only and only != f"{model} {'feed' if feed else 'arrays'}":
+                continue
             spec = {"kind": "parts", "model": model, "feed": feed, "rounds": rounds}
             rates = _spawn({**spec, "window_epochs": window_epochs})
             out[f"{model} {'feed' if feed else 'arrays'}"] = rates
@@ -412,26 +407,29 @@ def exact(trials: int) -> dict:
 
 
 def _print_exact(got: dict) -> None:
-    ref = got["default threads + opdet"][0]
     print(
         "\n| setting | model | straight == straight (in process) | resumed == straight | "
-        "same as first process of this setting | same as opdet, default threads | "
-        "control: resumed without RNG == straight |"
+        "same as this setting's first process | control: resumed without RNG == straight |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, runs in got.items():
         for model in MODELS:
             s = [r[model] for r in runs]
+            n = len(s)
             twice = sum(r["straight1"] == r["straight2"] for r in s)
             resumed = sum(r["resumed"] == r["straight1"] for r in s)
-            no_rng = sum(r["resumed, RNG not restored"] == r["straight1"] for r in s)
             across = sum(r["straight1"] == s[0]["straight1"] for r in s)
-            vs_ref = sum(r["straight1"] == ref[model]["straight1"] for r in s)
-            n = len(s)
+            no_rng = sum(r["resumed, RNG not restored"] == r["straight1"] for r in s)
             print(
-                f"| {name} | {model} | {twice}/{n} | {resumed}/{n} | {across}/{n} | "
-                f"{vs_ref}/{n} | {no_rng}/{n} |"
+                f"| {name} | {model} | {twice}/{n} | {resumed}/{n} | {across}/{n} | {no_rng}/{n} |"
             )
+    for model in MODELS:  # which settings give the same bits
+        groups: dict = {}
+        for name, runs in got.items():
+            for r in runs:
+                for run in ("straight1", "straight2", "resumed"):
+                    groups.setdefault(r[model][run], set()).add(name)
+        print(f"{model}: " + "; ".join("{" + ", ".join(sorted(g)) + "}" for g in groups.values()))
 
 
 def main(argv=None) -> int:
@@ -447,6 +445,7 @@ def main(argv=None) -> int:
     e.add_argument("--json")
     q = sub.add_parser("parts", help="the cost of op determinism taken apart, in one process")
     q.add_argument("--rounds", type=int, default=15)
+    q.add_argument("--only", default="", help='one case, e.g. "mlp arrays" or "sensors feed"')
     q.add_argument("--json")
     w = sub.add_parser("worker")
     w.add_argument("spec")
@@ -457,7 +456,7 @@ def main(argv=None) -> int:
     if a.cmd == "speed":
         out = speed(a.rounds, {"mlp": a.mlp_epochs, "sensors": a.sensors_epochs})
     elif a.cmd == "parts":
-        out = parts(a.rounds)
+        out = parts(a.rounds, a.only)
     else:
         out = exact(a.trials)
     if a.json:
