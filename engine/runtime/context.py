@@ -8,10 +8,10 @@ change that the status snapshot shows at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..checkpoints import CheckpointStore
 from ..dispatcher import CallbackDispatcher
@@ -35,7 +35,7 @@ class Context:
     state: ModelState
     recorder: Recorder
     dispatcher: CallbackDispatcher
-    default_checkpoint_name: Any  # () -> str, the session's rule
+    default_checkpoint_name: Callable[[], str]  # the session's rule (step-000123)
     from_checkpoint: str | None = None
     params: dict = field(default_factory=dict)  # the running fit's, for joining callbacks
     resume_state: SessionState = SessionState.RUNNING  # where a hold goes back to
