@@ -153,4 +153,6 @@ def test_a_real_run_of_short_epochs_measures_its_speed(make_config):
     (t0, n0), (t1, n1) = seen[0], next(x for x in reversed(seen) if x[1] < seen[-1][1])
     real = (n1 - n0) / (t1 - t0)
     assert len(rates) >= 3
-    assert 0.6 * real <= report["throughput"]["steps_per_s"] <= 1.6 * real
+    # A wide band on purpose: this checks that the rate is the run's (the defect was 28x off),
+    # not how fast the machine is; samples taken from outside on busy cores are rough.
+    assert 0.4 * real <= report["throughput"]["steps_per_s"] <= 2.5 * real
