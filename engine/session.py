@@ -27,7 +27,8 @@ from .telemetry import TelemetryStore
 
 
 class Session:
-    """A training session on one background thread (see module docstring)."""
+    """A training session on one background thread (see module docstring); implements
+    `engine.api.SessionAPI`."""
 
     def __init__(
         self,
@@ -146,6 +147,13 @@ class Session:
     @property
     def state(self) -> SessionState:
         return self.mailbox.state
+
+    @property
+    def model(self) -> Any:
+        """The live Keras model (None before it is built). Local callers only, not part of
+        `SessionAPI` (a model cannot cross a socket): read it only while the thread is parked."""
+        trainer = self._trainer
+        return None if trainer is None else trainer.model
 
     def status(self) -> Status:
         """The latest snapshot, with the batch counters read live (plain ints: no lock, no

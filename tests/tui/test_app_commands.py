@@ -217,7 +217,7 @@ async def test_a_failed_command_is_an_error_notification_and_nothing_changes(app
     def disk_full(name):
         raise CheckpointError(f"{name}: cannot write checkpoints/{name}.weights.h5: disk full")
 
-    fake._do_save = disk_full
+    fake.inject("save", disk_full)
     async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
         await running(pilot, fake)
         fake.step(20)

@@ -165,7 +165,7 @@ async def test_a_list_the_session_refuses_reopens_the_editor_with_the_edits(app,
     def refuse(specs):
         raise BadInput("sensors.toml: [[callbacks]][3].filepath: cannot write there")
 
-    fake._do_set_callbacks = refuse
+    fake.inject("set_callbacks", refuse)
     async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
         editor = await open_editor(pilot, fake)
         fields(editor, "ReduceLROnPlateau", "patience = 2")

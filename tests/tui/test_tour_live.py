@@ -69,7 +69,8 @@ async def test_live_tour_holds_between_steps_and_says_what_happened(tmp_path):
     steps = {e.kind: e.session_step for e in fake.events() if e.kind != "started"}
     assert [steps[k] for k in [s.event for s in tour.TOUR]] == [10, 20, 30, 40, 50]
     origins = [s.origin for s in fake.segments()]
-    assert origins == ["fresh", "continued", "restored", "reset", "optimizer_reset"]
+    # the last: p resumed the paused outro (a resume opens a segment, as in the engine)
+    assert origins == ["fresh", "continued", "restored", "reset", "optimizer_reset", "continued"]
     load = next(e for e in fake.events() if e.kind == "checkpoint_loaded")
     assert f"{load.norm_before:.3g}" != f"{load.norm_after:.3g}"  # a jump that happened
     restored = next(c for c in app.captions if "RESTORED" in c)
@@ -97,7 +98,7 @@ async def test_a_step_that_fails_is_described_as_failed(tmp_path):
     def disk_full(name):
         raise CheckpointError(f"checkpoint {name}: no space left on device")
 
-    fake._do_save = disk_full
+    fake.inject("save", disk_full)
     app = tour_app(fake)
     async with app.run_test(size=(120, 40)) as pilot:
         await held_at(fake, app, pilot, GAP)
@@ -197,7 +198,7 @@ async def test_a_person_who_pauses_mid_tour_keeps_control_and_the_tour_holds_aga
 async def test_an_autoplayed_tour_whose_training_cannot_start_still_quits(tmp_path, monkeypatch):
     fake = make_fake(tmp_path / "run")
     app = tour_app(fake, autoplay=0.05)
-    monkeypatch.setattr(app, "train", lambda: fake._set_state(S.FAILED, "the builder raised"))
+    monkeypatch.setattr(app, "train", lambda: fake.fail_start("the builder raised"))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.finished.is_set(), pilot, timeout=10)
     assert app.captions[-1] == tour.FAILED_START

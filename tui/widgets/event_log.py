@@ -28,6 +28,7 @@ HIDDEN_DETAIL = (
     "kind",
     "traceback",
     "type",
+    "callback_paths",  # the engine's started/callbacks_changed carry it: a list of dicts
 )  # in the report and in the entry's detail (Enter); too long or repeated for a log line
 MAX_VALUE = 40
 MAX_MESSAGE = 200  # a message says what went wrong: a few lines here, all of it behind Enter
