@@ -175,10 +175,10 @@ class TimelineChart(Widget):
         """Read this chart's series, decimated to its width, and redraw."""
         width = max(8, self.size.width - Y_AXIS_COLUMNS)
         lo, hi = windowed(x_range, self.view, telemetry.last_x())
-        self.traces = [
-            Trace(label, *telemetry.window(name, lo, hi, width), colour)
-            for name, label, colour in self.SERIES
-        ]
+        self.traces = []
+        for name, label, colour in self.SERIES:
+            xs, ys = telemetry.window(name, lo, hi, width)
+            self.traces.append(Trace(label, xs, ys, colour))
         self.markers = [m for m in markers if lo <= m.x <= hi]
         self.x_range = (lo, max(hi, lo + 1))
         self.replot()
@@ -206,10 +206,11 @@ class TimelineChart(Widget):
 
     def _split(self) -> None:
         """Each trace's finite stretches, the range they cover, and where the rest were."""
-        self._runs, self.holes, values = [], [], []
+        values: list[float] = []
+        self._runs, self.holes = [], []
         for trace in self.traces:
             runs, holes = finite_runs(trace.xs, trace.ys)
-            runs = log_runs(runs) if self.log else runs
+            runs = log_runs(runs) if self.log_scale else runs
             self._runs.append((trace, runs))
             self.holes.extend(holes[:MAX_HOLES])
             if self.view.smooth and trace.label == self.SMOOTHED:
@@ -290,7 +291,8 @@ class TimelineChart(Widget):
         return [(trace.label, trace.colour) for trace, runs in self._runs if runs or trace.xs]
 
     @property
-    def log(self) -> bool:
+    def log_scale(self) -> bool:
+        """Not `log`: that name is Textual's logger on every widget."""
         return self.LOG_SCALE and self.view.log_loss
 
     def title(self) -> str:
@@ -335,7 +337,7 @@ class TimelineChart(Widget):
         plt.plotsize(width, height)
         plt._set_size(width, height)  # as PlotextPlot.render does
         plt.theme(self._plotext_theme())
-        axis = (log_axis if self.log else y_axis)(
+        axis = (log_axis if self.log_scale else y_axis)(
             *(self.y_data or (0.0, 1.0)), max(1, height - X_AXIS_ROWS)
         )
         plt.ylim(axis.lo, axis.hi)
@@ -355,7 +357,8 @@ class TimelineChart(Widget):
             variables = self.app.theme_variables
             surface = Color.parse(variables.get("surface")).rgb
             foreground = Color.parse(variables.get("foreground")).rgb
-            themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
+            palette: list = list(_sequence)  # plotext's colour sequence, as its own type says
+            themes[name] = _rgbify_theme(surface, surface, foreground, "default", palette)
         return name
 
 
