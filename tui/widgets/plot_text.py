@@ -98,4 +98,5 @@ def _cached_style(fullground, style, background) -> Style | None:
     if not prefix:
         return None
     spans = Text.from_ansi(prefix + "x").spans
-    return spans[0].style if spans else None
+    style = spans[0].style if spans else None
+    return Style.parse(style) if isinstance(style, str) else style
