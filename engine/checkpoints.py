@@ -144,7 +144,7 @@ class CheckpointStore:
                 st = p.stat()
             except OSError:  # a dangling link
                 continue
-            problem = _problem(p, None) if verify else None
+            trouble = _problem(p, None) if verify else None
             infos.append(
                 CheckpointInfo(
                     name=str(p.relative_to(self.run_dir)),
@@ -152,8 +152,8 @@ class CheckpointStore:
                     source="file",
                     created=st.st_mtime,
                     size=st.st_size,
-                    loadable=(problem is None) if verify else None,
-                    problem=problem,
+                    loadable=(trouble is None) if verify else None,
+                    problem=trouble,
                 )
             )
         return infos

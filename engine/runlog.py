@@ -22,7 +22,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .atomic import json_safe, os_reason
@@ -69,7 +69,7 @@ class Appender:
 
 class RunLog:
     def __init__(
-        self, run_dir: Path, session_id: str | None = None, notes: list[dict] = ()
+        self, run_dir: Path, session_id: str | None = None, notes: Sequence[dict] = ()
     ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)

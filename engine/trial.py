@@ -64,7 +64,7 @@ def check_model(config: Config, builder: Callable, file: str, arrays: Arrays) ->
     check_val_shapes(config, file, arrays)
     out = _forward(model, x, "x", file)
     _check_loss(config, file, y, out, "y")
-    if x_val is not None:
+    if x_val is not None and y_val is not None:
         _check_loss(config, file, y_val, _forward(model, x_val, "x_val", file), "y_val")
     _check_labels(config, file, out, y, "y")
     if y_val is not None:
@@ -80,7 +80,7 @@ def check_val_shapes(config: Config, file: str, arrays: Arrays) -> None:
     """Validation samples must look like training samples (Keras finds out at epoch end)."""
     for train, val in ((0, 2), (1, 3)):
         a, b = arrays[train], arrays[val]
-        if b is not None and a.shape[1:] != b.shape[1:]:
+        if a is not None and b is not None and a.shape[1:] != b.shape[1:]:
             names = ("x", "y", "x_val", "y_val")
             raise ConfigError(
                 f'{file}: {data_key(config)}: expected "{names[val]}" with samples of the same '
@@ -207,7 +207,9 @@ def trial_fit(config: Config, model, file: str, arrays: Arrays, make_callback: C
                 y[:bs],
                 batch_size=bs,
                 epochs=1,
-                validation_data=None if x_val is None else (x_val[:bs], y_val[:bs]),
+                validation_data=None
+                if x_val is None or y_val is None
+                else (x_val[:bs], y_val[:bs]),
                 callbacks=callbacks,
                 verbose=0,
                 shuffle=False,

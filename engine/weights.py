@@ -97,7 +97,9 @@ def weights_h5_bytes(model) -> tuple[memoryview, bool]:
     saving_lib = _keras_store()
     finite = [True]
 
-    class MemoryStore(saving_lib.H5IOStore):
+    store_class: Any = saving_lib.H5IOStore  # Keras's private class, found at run time
+
+    class MemoryStore(store_class):
         def __setitem__(self, key, value):
             value = backend.convert_to_numpy(value)
             if finite[0] and value.dtype.kind in "fc" and not np.isfinite(value).all():
@@ -121,7 +123,9 @@ def weights_layout(model) -> dict[str, tuple]:
     saving_lib = _keras_store()
     layout: dict[str, tuple] = {}
 
-    class ShapeStore(saving_lib.H5IOStore):
+    store_class: Any = saving_lib.H5IOStore
+
+    class ShapeStore(store_class):
         def __init__(self):  # no HDF5 file at all
             self.mode, self.prefix = "w", ""
 
