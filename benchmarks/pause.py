@@ -32,7 +32,7 @@ async def _trials(model: str, trials: int) -> list[tuple[int, float]]:
         session.release()
         for _ in range(trials):
             await asyncio.sleep(rng.uniform(0.15, 0.4))  # land anywhere inside a batch
-            before, sent = session._trainer.done, time.time()  # the thread's own counter
+            before, sent = session.status().session_step, time.time()  # live while running
             app.action_toggle_pause()
             await asyncio.wrap_future(app.sent[-1][1])
             event = next(e for e in reversed(session.events()) if e.kind == "pause")

@@ -46,7 +46,7 @@ def stop(session: Session) -> dict:
 
 def model(session: Session):
     """The live model: read only while the training thread is parked."""
-    return session._trainer.model
+    return session.model
 
 
 def optimizer_state(session: Session) -> list[np.ndarray]:

@@ -62,7 +62,7 @@ async def test_bad_checkpoints_through_the_picker(tmp_path, bad_files, notes):
     app = real_app(session)
     async with app.run_test(size=SIZE, message_hook=notes.hook) as pilot:
         await until(held.done, pilot)
-        before = fingerprint(session._trainer.model)  # held: safe to read
+        before = fingerprint(session.model)  # held: safe to read
         inline = [kind for kind, (path, _) in bad_files.items() if path_problem(str(path))]
         assert "a missing file" in inline and len(inline) < len(bad_files)  # both ways tried
         for kind, (path, words) in bad_files.items():
@@ -84,7 +84,7 @@ async def test_bad_checkpoints_through_the_picker(tmp_path, bad_files, notes):
                 assert error.kind == "error" and error.detail["action"] == "load"
             assert app.screen is app.dashboard
             assert session.state is S.HOLDING
-            assert fingerprint(session._trainer.model) == before, kind
+            assert fingerprint(session.model) == before, kind
         session.release()  # training goes on
         await until(lambda: session.state is S.FINISHED, pilot)
         await pilot.press("q")

@@ -55,7 +55,7 @@ async def test_divergence_pauses_shows_and_offers_the_last_good_checkpoint(tmp_p
         assert app.screen is app.dashboard and " diverged " in text_of(app)  # the event log
         loaded = session.events()[-1]
         assert loaded.verdict == "restored" and loaded.detail["fingerprint"] == good.fingerprint
-        assert fingerprint(session._trainer.model) == good.fingerprint  # paused: safe to read
+        assert fingerprint(session.model) == good.fingerprint  # paused: safe to read
 
         await pilot.press("e")
         app.screen.query_one("#lr-value").value = "0.001"

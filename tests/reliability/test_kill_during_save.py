@@ -104,7 +104,7 @@ def check_after_kill(config_path: Path, run: Path, left: list[str]) -> None:
     held.result(T)
     for c in listed:
         info = session.load(c["name"]).result(T)
-        assert info.fingerprint == c["fingerprint"] == fingerprint(session._trainer.model)
+        assert info.fingerprint == c["fingerprint"] == fingerprint(session.model)
     session.stop().result(T)
     assert session.stopped.wait(T)
     events, _ = read_run(run)  # this session's records, even after a torn line

@@ -168,19 +168,19 @@ def nan_copy(source: str, target: Path, value: float = np.nan) -> Path:
 def test_a_load_of_non_finite_weights_is_refused_before_anything_is_assigned(held, tmp_path, value):
     good = next(c for c in held.list_checkpoints() if c.name == "good")
     bad = nan_copy(good.path, tmp_path / "diverged.weights.h5", value)
-    before = fingerprint(held._trainer.model)
+    before = fingerprint(held.model)
     with pytest.raises(BadInput) as err:
         held.load(str(bad)).result(T)
     message = str(err.value)
     assert "weights hold NaN/inf" in message and bad.name in message and "\n" not in message
-    assert fingerprint(held._trainer.model) == before
+    assert fingerprint(held.model) == before
     error = held.events()[-1]
     assert error.kind == "error" and error.detail["action"] == "load"
     assert "NaN/inf" in error.detail["message"]
 
 
 def test_a_save_of_non_finite_weights_warns_and_that_checkpoint_never_loads(held):
-    model = held._trainer.model  # parked: safe to touch
+    model = held.model  # parked: safe to touch
     kept = model.get_weights()
     model.set_weights([np.full_like(w, np.nan) for w in kept])
     info = held.save("diverged").result(T)
@@ -232,4 +232,4 @@ def test_the_save_builds_the_file_in_memory(held, monkeypatch):
     (saved,) = [c for c in listed if c.name == "in-memory"]
     assert saved.loadable and saved.path == info.path
     held.load("in-memory").result(T)
-    assert fingerprint(held._trainer.model) == info.fingerprint
+    assert fingerprint(held.model) == info.fingerprint

@@ -23,7 +23,7 @@ from weightwatch.engine.errors import BadInput, ConfigError
 from weightwatch.engine.inspect import inspect_run
 from weightwatch.engine.session import Session
 from weightwatch.engine.specs import CallbackSpec
-from weightwatch.engine.weights import fingerprint
+from weightwatch.engine.weights import fingerprint, model_step
 
 from tests.conftest import write_config
 
@@ -190,8 +190,9 @@ def test_no_crafted_manifest_loads_and_each_load_is_all_or_nothing(held_copy, sa
     all_cases = cases(saved_run, tmp_path)
     good = json.loads((s.store.dir / "good.json").read_text())
     all_cases["rng of the wrong shape"] = ({**good, "name": "evil", "rng": [[1, 2, 3]]}, "")
-    before = fingerprint(s._trainer.model)
-    where = (s._trainer.epoch, s._trainer.step_in_epoch, s._trainer.model_step())
+    before = fingerprint(s.model)
+    # the thread's own counters (parked): the status snapshot is not refreshed by a refusal
+    where = (s._trainer.epoch, s._trainer.step_in_epoch, model_step(s.model))
     for case, (content, _) in all_cases.items():
         data = content if isinstance(content, bytes) else json.dumps(content).encode()
         (s.store.dir / "evil.json").write_bytes(data)
@@ -199,12 +200,12 @@ def test_no_crafted_manifest_loads_and_each_load_is_all_or_nothing(held_copy, sa
         with pytest.raises(BadInput) as err:
             s.load("evil").result(T)
         assert "\n" not in str(err.value), case
-        assert fingerprint(s._trainer.model) == before, case
-        assert (s._trainer.epoch, s._trainer.step_in_epoch, s._trainer.model_step()) == where
+        assert fingerprint(s.model) == before, case
+        assert (s._trainer.epoch, s._trainer.step_in_epoch, model_step(s.model)) == where
         assert sum(e.kind == "error" for e in s.events()) == errors + 1, case
     (s.store.dir / "evil.json").unlink()
     s.load("good").result(T)  # a sound manifest still loads
-    assert s._trainer.model_step() == 2
+    assert model_step(s.model) == 2 == s.status().model_step
     held = s.hold_at_step(6)
     s.release()
     assert held.result(T) == 6  # training went on

@@ -142,7 +142,7 @@ def test_commit_failure_leaves_nothing_behind(tmp_path, monkeypatch):
         session.save("good").result(T)
     monkeypatch.undo()
     assert_intact(session, good)
-    assert fingerprint(session._trainer.model) == good.fingerprint  # held since the save
+    assert fingerprint(session.model) == good.fingerprint  # held since the save
     _stop_and_check(session, ["good"])
 
 
