@@ -40,6 +40,8 @@ from weightwatch.tui.widgets.chart_view import CHART_BINDINGS, CHART_HELP, chang
 # The modal screens are imported where they open, not here: ~45 ms less before the first frame
 # (docs/performance.md). The first dialog of a session opens that much later, once.
 if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
+    from weightwatch.engine.script import Script
     from weightwatch.tui.screens.dialogs import RebuildChoice, RecompileChoice
 
 QUIT_TIMEOUT_S = 15.0
@@ -100,12 +102,12 @@ class WeightwatchApp(App[dict | None]):
 
     def __init__(
         self,
-        session: Any,
+        session: SessionAPI,
         run_dir: Path | None = None,
         *,
         clock: Callable[[], float] = time.time,
         refresh_hz: float | None = None,
-        script: Any = None,
+        script: Script | None = None,
         report_path: Path | None = None,
         cursor_blink: bool = True,
         handle_signals: bool = True,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 from textual.widgets import Static
@@ -33,6 +33,9 @@ from .tour import (
     intro_text,
     what_happened,
 )
+
+if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
 
 CAPTION_PAUSE_S = 1.5  # time to read "Next: ..." before the step happens
 PARKED_AFTER_S = 0.5  # paused or finished this long before the hold: the hold is not coming
@@ -65,7 +68,7 @@ class DemoApp(WeightwatchApp):
 
     def __init__(
         self,
-        session: Any,
+        session: SessionAPI,
         *,
         live: bool = True,
         autoplay: float | None = None,

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.pilot import Pilot
@@ -43,6 +43,10 @@ from weightwatch.tui.screens.dialogs import (
 )
 from weightwatch.tui.screens.picker import CheckpointPicker
 
+if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
+    from weightwatch.engine.script import Script, Trigger
+
 COMMAND_TIMEOUT_S = 120.0
 QUIT_WAIT_S = 20.0  # the app's own quit timeout (15 s) and a little: then the report anyway
 UNREACHABLE_AFTER_S = 1.0  # parked (not held) this long with the hold pending: never reached
@@ -56,14 +60,14 @@ class ActionFailed(Exception):
         self.recorded = recorded  # the engine already recorded an error event for it
 
 
-def describe(trigger: Any) -> str:
+def describe(trigger: Trigger) -> str:
     """A trigger as the script wrote it: `at_step = 200`, `when = "finished"`."""
     if trigger.kind == "finished":
         return 'when = "finished"'
     return f"{trigger.kind} = {trigger.value}"
 
 
-def hold_for(session: Any, trigger: Any) -> Future | None:
+def hold_for(session: SessionAPI, trigger: Trigger | None) -> Future | None:
     """Register the hold for a trigger (None: the action has no trigger)."""
     if trigger is None:
         return None
@@ -75,7 +79,11 @@ def hold_for(session: Any, trigger: Any) -> Future | None:
 
 
 async def run_headless(
-    session: Any, script: Any, *, report_path: Path | None = None, size: tuple[int, int] = (120, 40)
+    session: SessionAPI,
+    script: Script,
+    *,
+    report_path: Path | None = None,
+    size: tuple[int, int] = (120, 40),
 ) -> dict | None:
     """Run `script` against `session` with no screen; returns the report (also written)."""
     app = WeightwatchApp(session, script=script, report_path=report_path)
@@ -83,7 +91,7 @@ async def run_headless(
     return app.report
 
 
-async def run_app_headless(app: WeightwatchApp, script: Any, size=(120, 40)) -> None:
+async def run_app_headless(app: WeightwatchApp, script: Script, size=(120, 40)) -> None:
     """Run the script in `app` until it ends or the app does; the report is written whatever
     happened (an app that crashed: its error becomes `app.internal_error`)."""
     try:
@@ -110,7 +118,7 @@ async def until_app_ends(app: WeightwatchApp, work: Any) -> None:
         await task
 
 
-async def run_script(app: WeightwatchApp, pilot: Pilot, script: Any) -> None:
+async def run_script(app: WeightwatchApp, pilot: Pilot, script: Script) -> None:
     """Perform every action of `script`, then quit (unless the script did)."""
     await ScriptRunner(app, pilot).run(script.actions)
 

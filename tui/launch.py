@@ -9,8 +9,12 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weightwatch.engine.errors import BadInput
+
+if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
 
 
 def prepare(args, config_path: Path):
@@ -139,7 +143,7 @@ def own_loop():
         loop.close()  # shuts the executor down without waiting
 
 
-def leave_if_stuck(session, code: int) -> int:
+def leave_if_stuck(session: SessionAPI, code: int) -> int:
     """The exit code, or the end of the process now if the training thread did not stop (Python
     would wait for it at exit for ever). Everything is written by then."""
     stopped = getattr(session, "stopped", None)
@@ -160,7 +164,7 @@ QUIT_TIMEOUT_S = 15.0  # as the app's: how long a quit waits for the training th
 STUCK_GRACE_S = 2.0
 
 
-def finish_message(session, report, internal_error: BaseException | None = None) -> int:
+def finish_message(session: SessionAPI, report, internal_error: BaseException | None = None) -> int:
     """Name the run directory and what went wrong, and pick the exit code: 2 the start failed
     (bad input), 1 an internal error, 3 training ended in an error (the model or a callback
     raised, or the loss diverged, and it was not resumed), 1 a report left unwritten, else 0.
@@ -193,7 +197,7 @@ def finish_message(session, report, internal_error: BaseException | None = None)
     return EXIT_INTERNAL if unwritten else EXIT_OK
 
 
-def failed_start(session) -> str | None:
+def failed_start(session: SessionAPI) -> str | None:
     """The message of the start error, if the session never got going (a retry that started
     clears it)."""
     from weightwatch.engine.events import SessionState
@@ -213,7 +217,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def unwritten_reports(session, report) -> list[Path]:
+def unwritten_reports(session: SessionAPI, report) -> list[Path]:
     """The report files that do not hold this session's final report (a full disk, say)."""
     final = session.report()
     paths = [session.run_dir / "report.json", *([Path(report)] if report else [])]

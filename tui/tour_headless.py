@@ -5,7 +5,7 @@ per stop (the classroom slides and the README screenshot come from here)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from weightwatch.engine.script import Trigger
 
@@ -13,9 +13,12 @@ from .app import WeightwatchApp
 from .demo import DemoApp
 from .tour import GAP, OUTRO, TOUR, action_for, before_text, heading, what_happened
 
+if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
+
 
 async def run_headless_tour(
-    session: Any,
+    session: SessionAPI,
     *,
     report_path: Path | None,
     screenshots: Path | None,

@@ -9,7 +9,7 @@ and the chart markers.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
@@ -25,6 +25,9 @@ from weightwatch.tui.widgets.event_log import EventLog
 from weightwatch.tui.widgets.footer import KeysFooter
 from weightwatch.tui.widgets.layers import LayerNorms
 from weightwatch.tui.widgets.status_fit import FittedStatusBar
+
+if TYPE_CHECKING:
+    from weightwatch.engine.api import SessionAPI
 
 BINDINGS = bindings.BINDINGS  # from the command registry (engine/commands.py)
 
@@ -42,7 +45,7 @@ class DashboardScreen(Screen[None]):
     # each, so that each chart keeps room to plot (app.tcss).
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]
 
-    def __init__(self, session: Any, *, refresh_hz: float, chart_window: int) -> None:
+    def __init__(self, session: SessionAPI, *, refresh_hz: float, chart_window: int) -> None:
         super().__init__(id="dashboard")
         self.session = session
         self.refresh_hz = min(4.0, max(0.2, refresh_hz))
