@@ -112,6 +112,8 @@ def test_holds_are_exact_and_release_goes_on(api):
 
 
 def test_commands_sent_while_starting_are_queued_not_refused(api):
+    st = api.status()
+    assert (st.state, st.session_step, st.instance) == (S.STARTING, 0, 0)
     paused = api.pause()
     start(api)
     assert done(paused) is None
@@ -190,6 +192,12 @@ def test_set_lr_and_callbacks_land_and_say_so(api):
         ["CSVLogger"],
     )
     assert api.segments()[-1].callbacks == ["TerminateOnNaN"]
+    assert done(api.note_error("a script action failed", {"action": "load"})) is None
+    noted = api.events()[-1]
+    assert (noted.kind, noted.detail) == (
+        "error",
+        {"message": "a script action failed", "action": "load"},
+    )
 
 
 def test_refused_commands_change_nothing_and_are_error_events(api, request):

@@ -1,9 +1,9 @@
 """A deterministic stand-in for the engine's `Session`: implements `engine.api.SessionAPI`.
 
 Nothing is trained: `fake_model.Weights` derives the loss and the norms from a counter. What a
-command does follows the engine's rules (fake_commands.py, with the engine's `Lineage` for
-segments and verdicts, `check_name` for checkpoint names and `build_report` for the report);
-tests/conformance/ runs the same behaviour tests against this and the real `Session`.
+command does follows the engine's rules (fake_commands.py, fake_lifecycle.py), with the engine's
+`Lineage` for segments and verdicts, `check_name` for checkpoint names and `build_report` for
+the report; tests/conformance/ runs the same behaviour tests against this and the real `Session`.
 
 Without `rate`, nothing moves until a test calls `step(n)`; commands sent while running land at
 the next boundary (the start of the next `step()` or `boundary()` call), commands sent before
@@ -34,10 +34,10 @@ from weightwatch.engine.specs import CallbackSpec, Config
 from weightwatch.engine.telemetry import TelemetryStore
 
 from . import fake_commands as commands
+from . import fake_lifecycle as lifecycle
 from .fake_model import CLASS_NAMES, LAYER_SHARE, LAYERS, STEPS_PER_S, Weights, fake_config
 
 __all__ = ["FakeSession", "fake_config", "LAYERS", "STEPS_PER_S"]
-RETRY_HINT = "fix it, then press r to retry"  # engine/restart.py's words
 
 
 class FakeSession:
@@ -70,12 +70,12 @@ class FakeSession:
         self.callbacks: tuple[CallbackSpec, ...] = tuple(self.config.callbacks)
         self.checkpoints: dict[str, tuple[ev.CheckpointInfo, Weights]] = {}
         self.resume_state = S.RUNNING  # where a release goes back to (as the engine's)
-        self._from = from_checkpoint
+        self.from_checkpoint = from_checkpoint
         self._lock = threading.RLock()
         self._state, self._message = S.STARTING, ""
         self._events: list[ev.Event] = []
         self._queue: list[tuple[str, tuple, Future]] = []
-        self._holds: list[tuple[str, int | None, Future]] = []
+        self.holds: list[tuple[str, int | None, Future]] = []
         self._faults: dict[str, Callable[..., Any]] = {}
         self._report: dict | None = None
 
@@ -85,7 +85,7 @@ class FakeSession:
         """Start, then train at `rate` (if any) until `stop()`; parks like the real one."""
         with self._lock:
             if self._state is S.STARTING:
-                self._start_now()
+                lifecycle.start(self)
         while not self.stopped.is_set():
             if not self.rate:
                 self.stopped.wait()
@@ -138,7 +138,7 @@ class FakeSession:
         """The start fails with `message` now (as a builder that raised would): the session
         parks in FAILED until a rebuild retries or a stop; a later `run()` only waits."""
         with self._lock:
-            self._fail_now(message)
+            lifecycle.fail(self, message)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -281,29 +281,6 @@ class FakeSession:
 
     # -- the "training thread" ----------------------------------------------------------------
 
-    def _start_now(self) -> None:
-        self.telemetry.set_layer_names(list(LAYERS))
-        origin = ev.FRESH
-        if self._from:
-            commands.load_checkpoint(self, self._from)
-            origin = ev.RESTORED
-        self.open_segment(origin)
-        detail = {
-            "instance": self.weights.instance,
-            "seed": self.weights.seed,
-            "epochs": self.target_epochs,
-            "from": self._from,
-            "run_dir": str(self.run_dir),
-            "callback_paths": commands.recorded_paths(self.callbacks, self.run_dir),
-        }
-        self.record("started", verdict=origin, detail=detail)
-        self.set_state(S.RUNNING)
-        self._boundary()
-
-    def _fail_now(self, message: str) -> None:
-        self.record("error", detail={"action": "start", "message": message})
-        self.set_state(S.FAILED, f"{message} - {RETRY_HINT}")
-
     def _shutdown(self) -> None:
         self.close_segment()
         self.record("quit", detail={"epoch": self.epoch})
@@ -320,9 +297,9 @@ class FakeSession:
         self._report = build_report(self, final=final, trainer=trainer)
         for _, _, future in self._queue:
             future.set_exception(CommandRejected("the session has stopped"))
-        for _, _, future in self._holds:
+        for _, _, future in self.holds:
             future.set_exception(CommandRejected("the session has stopped"))
-        self._queue, self._holds = [], []
+        self._queue, self.holds = [], []
         self.stopped.set()
 
     def _train_batch(self) -> None:
@@ -341,17 +318,17 @@ class FakeSession:
     def _boundary(self) -> None:
         """Where the engine's boundary runs: holds, then queued commands; a run whose epochs
         are all done finishes (after the last batch's boundary, as `fit` returns)."""
-        self._check_holds()
+        lifecycle.take_holds(self)
         queue, self._queue = self._queue, []
         for kind, args, future in queue:
             self._apply(kind, args, future)
         if self._state.parked:
-            self._check_holds()
+            lifecycle.take_holds(self)
         if self._state is S.RUNNING and self.epoch >= self.target_epochs:
             self.close_segment()
             self.record("finished", detail={"reason": "all epochs done", "epoch": self.epoch})
             self.set_state(S.FINISHED, "all epochs done")
-            self._check_holds()
+            lifecycle.take_holds(self)
 
     def _submit(self, call: str, kind: str, *args: Any) -> Future:
         """Queue a command for the next boundary (apply it now if parked or failed)."""
@@ -363,14 +340,14 @@ class FakeSession:
             elif self._state.parked or self._state is S.FAILED:
                 self._apply(kind, args, future)
                 if self._state.parked:
-                    self._check_holds()
+                    lifecycle.take_holds(self)
             else:
                 self._queue.append((kind, args, future))
         return future
 
     def _apply(self, kind: str, args: tuple, future: Future) -> None:
         if self._state is S.FAILED and kind in ("rebuild", "callbacks"):
-            return self._while_failed(kind, args, future)
+            return lifecycle.while_failed(self, kind, args, future)
         try:
             if self._state is S.FAILED and kind != "release":
                 raise CommandRejected(f"the session could not start ({self._message})")
@@ -381,16 +358,6 @@ class FakeSession:
             if kind in commands.RECORDED:
                 self.record("error", detail={"action": kind, "message": str(exc)})
             future.set_exception(exc)
-
-    def _while_failed(self, kind: str, args: tuple, future: Future) -> None:
-        """engine/restart.py: a callback edit is kept for the retry; a rebuild retries."""
-        if kind == "callbacks":
-            self.callbacks = tuple(args[0])
-            future.set_result(None)
-            return
-        self.lineage, self.weights = Lineage(), Weights(seed=self.config.run.seed)
-        self._start_now()
-        future.set_result("fresh")
 
     def _hold(self, kind: str, value: int | None) -> Future:
         self.calls.append((f"hold_{kind}", (value,)))
@@ -405,34 +372,10 @@ class FakeSession:
                     )
                 )
             else:
-                self._holds.append((kind, value, future))
+                self.holds.append((kind, value, future))
                 if self._state.parked:
-                    self._check_holds()
+                    lifecycle.take_holds(self)
         return future
-
-    def _check_holds(self) -> None:
-        """Session._take_holds and the trainer's _check_holds, in one."""
-        now = {"step": self.session_step, "epoch": self.epoch, "finished": None}
-        keep = []
-        for kind, value, future in self._holds:
-            at = now[kind]
-            if kind == "finished":
-                hit = self._state is S.FINISHED
-            else:
-                hit = value == at and (kind == "step" or self.step_in_epoch == 0)
-            if hit:
-                if self._state in (S.RUNNING, S.FINISHED):
-                    self.resume_state = self._state
-                    where = f"{kind} {value}" if self._state is S.RUNNING else "finish"
-                    self.set_state(S.HOLDING, f"held at {where}")
-                future.set_result(self.session_step)
-            elif at is not None and value is not None and value <= at:
-                future.set_exception(
-                    CommandRejected(f"{kind} {value} has already passed ({kind} is {at})")
-                )
-            else:
-                keep.append((kind, value, future))
-        self._holds = keep
 
     def _notify(self, item: object) -> None:
         if self.listener is not None:
