@@ -8,8 +8,8 @@ A command is what a front end asks of the training thread (`Session.save(...)`, 
   where it differs from the argument's name (`load`'s `checkpoint`, `callbacks`' `set`);
 - `handler`: the function in `engine/runtime/handlers.py` that applies it on the training thread
   (on a `runtime.context.Context`), resolved by name there;
-- `opens_segment`: training restarts from the session's (epoch, step) afterwards, in a new
-  lineage segment (a load, rebuild, recompile, callback edit, or a resume);
+- `opens_segment`: training goes on afterwards in a new lineage segment (a load, rebuild,
+  recompile, callback edit, or a resume), on the same training loop;
 - `logs_errors`: a refusal is also an `error` event (a failed save is worth a line in the log; a
   pause that came too late is not);
 - `ui`: the key, footer label, palette title and tooltip the dashboard shows (`tui/bindings.py`).

@@ -1,12 +1,14 @@
-"""The training thread: builds the model, runs `fit` in chunks, and applies commands at batch
-boundaries. Imported only by `Session.run()` (it imports TensorFlow).
+"""The training thread: builds the model, trains it on one uninterrupted loop
+(`runtime.loop.TrainLoop`, `fit`'s own epoch loop) and applies commands at batch boundaries.
+Imported only by `Session.run()` (it imports TensorFlow).
 
-`fit` is ended early by raising `RestartFit` from a callback (runtime/flow.py). The next `fit`
-starts at the session's own (epoch, step), which the deterministic feed can reproduce. The parts
-it drives hold their own state: the mailbox (the thread boundary), `runtime.model_state` (model
-and counters), `runtime.handlers` (the commands, on a typed `runtime.context.Context`) and
-`runtime.startup` (start-up and retry). and `runtime.recorder` (events, telemetry flushes,
-rates, the run log, the status snapshot).
+The Trainer is the loop's `Driver`: the loop reads `attention` before each batch, reports each
+batch and epoch, and hands the thread over at a boundary, where commands run and a pause parks;
+then the same loop goes on, so the user's callbacks see one `fit`. The parts it drives hold
+their own state: the mailbox (the thread boundary), `runtime.model_state` (model and counters),
+`runtime.handlers` (the commands, on a typed `runtime.context.Context`), `runtime.startup`
+(start-up and retry) and `runtime.recorder` (events, telemetry flushes, rates, the run log, the
+status snapshot).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from .control_callback import ControlCallback  # noqa: E402
 from .dispatcher import CallbackDispatcher  # noqa: E402
 from .events import SessionState  # noqa: E402
 from .probe import SENTINEL  # noqa: E402
@@ -27,7 +28,7 @@ from .report import build_report  # noqa: E402
 from .runlog import RunLog  # noqa: E402
 from .runtime import handlers, startup  # noqa: E402
 from .runtime.context import Context  # noqa: E402
-from .runtime.flow import Quit, RestartFit, one_line  # noqa: E402
+from .runtime.flow import Quit, one_line  # noqa: E402
 from .runtime.model_state import ModelState  # noqa: E402
 from .runtime.recorder import Recorder  # noqa: E402
 from .usercode import as_exception  # noqa: E402
@@ -63,6 +64,12 @@ class Trainer:
         )
         self.feed: Any = None
         self.validation: tuple | None = None
+        self.loop: Any = None  # the TrainLoop, made once the model and data are ready
+
+    @property
+    def attention(self) -> bool:
+        """Read by the loop before every batch: anything to do at this boundary?"""
+        return self.mailbox.attention
 
     # The model state's, read often here.
     @property
@@ -100,6 +107,7 @@ class Trainer:
             self.feed, self.validation = startup.prepare(self.ctx)
             self.recorder.steps_per_epoch = self.feed.steps_per_epoch
             startup.begin(self.ctx)
+            self.loop = self.ctx.loop = self._make_loop()
             self.mailbox.set_state(SessionState.RUNNING)
             self.recorder.publish()
             self.boundary("start")
@@ -118,19 +126,37 @@ class Trainer:
                     self._train_until_interrupted()
                 else:
                     self.boundary("idle")
-            except RestartFit:
-                continue
             except Quit:
                 return
 
+    def _make_loop(self) -> Any:
+        from .runtime.loop import TrainLoop
+
+        st, spe = self.state, self.feed.steps_per_epoch
+        if st.step_in_epoch >= spe:  # a checkpoint (--from) taken after an epoch's last batch
+            st.epoch, st.step_in_epoch = st.epoch + 1, 0
+        return TrainLoop(
+            self.model,
+            self.feed,
+            epochs=st.target_epochs,
+            callbacks=self.dispatcher.active,
+            driver=self,
+            validation=self.validation,
+            initial_epoch=st.epoch,
+            initial_step=st.step_in_epoch,
+        )
+
     def _train_until_interrupted(self) -> None:
-        st = self.state
+        st, loop = self.state, self.loop
         if st.epoch >= st.target_epochs:
             self.finish("all epochs done")
             return
+        if loop.epochs != st.target_epochs:
+            loop.set_epochs(st.target_epochs)
+        self.recorder.rate.start(self.done, warm_up=True)  # start-up (tracing) is not speed
         try:
-            self._fit_chunk()
-        except (RestartFit, Quit):
+            loop.run()  # parks inside for a pause; returns at the target or a stop_training
+        except Quit:
             raise
         except BaseException as e:  # a hook's sys.exit() is that hook's error: pause, say so
             if SENTINEL in str(e):
@@ -138,62 +164,27 @@ class Trainer:
             else:
                 self._user_code_failed(as_exception(e))
             return
+        finally:
+            self.recorder.account_time()
         if st.epoch >= st.target_epochs:
             self.finish("all epochs done")
         elif self.model.stop_training:
             self.finish("a callback stopped training")
 
-    def _fit_chunk(self) -> None:
-        """One `fit` call from the session's (epoch, step): the rest of a partial epoch, or
-        whole epochs to the target."""
-        st, spe = self.state, self.feed.steps_per_epoch
-        if st.step_in_epoch >= spe:
-            st.epoch, st.step_in_epoch = st.epoch + 1, 0
-        start, skip = st.epoch, st.step_in_epoch
-        end = start + 1 if skip else st.target_epochs
-        ds = self.feed.dataset(start, skip, end)
-        control = ControlCallback(self)
-        self.ctx.params = {"verbose": 0, "epochs": end, "steps": spe}
-        self.dispatcher.bind(self.model, self.ctx.params)
-        callbacks = [self.dispatcher, control] if self.dispatcher.active else [control]
-        self.recorder.rate.start(self.done, warm_up=True)  # fit's start-up (tracing) is not speed
-        try:
-            self.model.fit(
-                ds,
-                epochs=end,
-                initial_epoch=start,
-                steps_per_epoch=spe - skip,
-                validation_data=self.validation,
-                callbacks=callbacks,
-                verbose=0,
-                shuffle=False,
-            )
-        except (RestartFit, Quit):
-            raise
-        except BaseException:  # SystemExit too (a hook's sys.exit); the caller says what
-            # Count the batch only if it trained: the probe writes its row at the end of the
-            # step, so an error inside it (TensorFlow's, or tracing a model that cannot take
-            # the data) leaves none, while a callback that raised after the batch finds it.
-            if st.probe is not None and st.probe_base + st.probe.written > st.done:
-                control.finish_batch()
-            raise
-        finally:
-            self.recorder.account_time()
-
-    # ----- per batch / per epoch (called by ControlCallback) -------------------------------
-    def batch_done(self) -> None:
+    # ----- per batch / per epoch (the loop's Driver) --------------------------------------
+    def batch_done(self, batches: int) -> None:
         st = self.state
-        st.done += 1
-        st.step_in_epoch += 1
+        st.done += batches
+        st.step_in_epoch += batches
         if st.done == self.mailbox.hold_step:
             self.mailbox.attention = True
         elif not (st.done & 31) and time.perf_counter() - self.recorder.last_flush > FLUSH_SECONDS:
             self.recorder.flush()
 
-    def epoch_done(self, logs: dict) -> None:
+    def epoch_done(self, epoch: int, logs: dict, covers_from: int) -> None:
         self.recorder.flush()
         st = self.state
-        st.epoch += 1
+        st.epoch = epoch + 1
         st.step_in_epoch = 0
         val = {k: float(v) for k, v in logs.items() if k.startswith("val_") and _finite(v)}
         if val:
@@ -203,6 +194,9 @@ class Trainer:
                 "session_step": st.done,
                 "epoch": st.epoch,
                 "instance": st.instance,
+                # 0: the logs cover the whole epoch; k: the metrics were reset at batch k by a
+                # load, rebuild or recompile, so they cover batches k to the epoch's end
+                "covers_from": covers_from,
                 **{k: float(v) for k, v in logs.items() if _number(v)},
             }
         )
@@ -214,13 +208,12 @@ class Trainer:
         box = self.mailbox
         self.recorder.flush()
         self._check_holds(where)
-        restart = False
         while True:
             cmd = box.pop()
             if cmd is not None:
                 # what a command takes (a save, a load) is not training time
                 self.recorder.account_time()
-                restart |= handlers.apply(self.ctx, cmd)
+                handlers.apply(self.ctx, cmd)
                 continue
             if box.state.parked or box.state is SessionState.FAILED:
                 self.recorder.account_time()
@@ -228,11 +221,8 @@ class Trainer:
                 self._check_holds(where)
                 continue
             break
-        self.recorder.rate.start(
-            self.done
-        )  # on again after a park or a command (else it counts on)
-        if restart and where != "start":
-            raise RestartFit
+        # on again after a park or a command (else it counts on)
+        self.recorder.rate.start(self.done)
 
     def _check_holds(self, where: str) -> None:
         box, st = self.mailbox, self.state
@@ -309,7 +299,8 @@ class Trainer:
         final = None
         try:
             final = self._final()
-            self.dispatcher.end_all()
+            if self.loop is not None:
+                self.loop.end()  # on_train_end, once, for the callbacks still active
         finally:
             box.set_state(SessionState.STOPPED, "stopped")
             report = build_report(s, final=final, trainer=self.recorder)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..checkpoints import CheckpointStore
 from ..dispatcher import CallbackDispatcher
@@ -37,7 +38,7 @@ class Context:
     dispatcher: CallbackDispatcher
     default_checkpoint_name: Callable[[], str]  # the session's rule (step-000123)
     from_checkpoint: str | None = None
-    params: dict = field(default_factory=dict)  # the running fit's, for joining callbacks
+    loop: Any = None  # the TrainLoop (runtime/loop.py, imports Keras): made after start-up
     resume_state: SessionState = SessionState.RUNNING  # where a hold goes back to
     stop_future: Future | None = None  # the stop command's, resolved with the report
     retry: Future | None = None  # the future of a rebuild that retries a failed start

@@ -1,8 +1,7 @@
-"""How the training thread leaves a `fit` early, and how it words an error in one line.
+"""How the training thread stops, and how it words an error in one line.
 
-`RestartFit` and `Quit` are raised at a batch boundary (from a callback, inside `fit`): unlike
-`stop_training`, that skips the validation pass and `on_epoch_end`, so a load, rebuild,
-recompile or callback edit lands at exactly the batch boundary where it was asked for.
+`Quit` is raised at a boundary (inside the training loop, or while parked outside it) when the
+session stops; it leaves the loop where it is, and the shutdown ends it (`on_train_end`).
 """
 
 from __future__ import annotations
@@ -12,12 +11,8 @@ from ..usercode import UserCodeExit
 from ..usercode import one_line as plain_line
 
 
-class RestartFit(Exception):
-    """Raised at a batch boundary to end the current `fit` without validation or epoch end."""
-
-
 class Quit(Exception):
-    """Raised at a batch boundary when the session stops."""
+    """Raised at a boundary when the session stops."""
 
 
 def one_line(exc: BaseException) -> str:

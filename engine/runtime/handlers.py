@@ -3,8 +3,9 @@
 One function per command of the registry (`engine/commands.py`, whose `handler` names it here);
 each takes the typed `Context` and the command's arguments and returns the future's result.
 `apply` runs one: a refusal resolves the future with the one-line error (and is an `error` event
-where the registry says so); afterwards the registry's `opens_segment` says whether the running
-`fit` must end so that training restarts from the session's (epoch, step) with the new state.
+where the registry says so). Training then goes on in the same loop (`ctx.loop`, a TrainLoop):
+a handler that changes the model or the callbacks tells the loop (`model_changed`,
+`set_callbacks`, `set_epochs`), and nothing restarts.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from .context import RUNNING_LIKE, Context
 from .flow import Quit, one_line
 
 
-def apply(ctx: Context, cmd: Command) -> bool:
-    """Run one command; True when training must restart from the session's position."""
+def apply(ctx: Context, cmd: Command) -> None:
+    """Run one command and resolve its future."""
     spec = command(cmd.kind)
     handler = getattr(sys.modules[__name__], spec.handler)
     try:
@@ -36,18 +37,17 @@ def apply(ctx: Context, cmd: Command) -> bool:
         if spec.logs_errors:
             ctx.recorder.record("error", detail={"action": cmd.kind, "message": str(e)})
         _fail(cmd, e)
-        return False
+        return
     except Quit:
         ctx.stop_future = cmd.future
         raise
     except Exception as e:  # user code (builder, callback constructor) or a bug: keep going
         ctx.recorder.error(cmd.kind, e, user_code=True)
         _fail(cmd, CommandRejected(f"{cmd.kind} failed: {one_line(e)}"))
-        return False
+        return
     ctx.recorder.publish()  # before the future resolves: whoever waits on it sees the new status
     if not cmd.future.done():
         cmd.future.set_result(result)
-    return spec.opens_segment
 
 
 def _fail(cmd: Command, exc: BaseException) -> None:
@@ -73,6 +73,7 @@ def resume(ctx: Context, epochs: int | None = None) -> str:
     if st.epoch >= st.target_epochs:
         st.target_epochs = st.epoch + (epochs or ctx.config.train.epochs)
         detail["epochs"] = st.target_epochs
+        ctx.loop.set_epochs(st.target_epochs)
     verdict, more = ctx.open_segment()
     ctx.recorder.record("resume", verdict=verdict, detail={**detail, **more})
     ctx.set_state(SessionState.RUNNING, "running")
@@ -90,10 +91,12 @@ def stop(ctx: Context) -> None:
 
 def set_callbacks(ctx: Context, specs: list[CallbackSpec]) -> str:
     entries = make_entries(specs, ctx.config.path, ctx.run_dir)  # raises: nothing changes
+    entries = _kept(ctx.dispatcher.entries, entries)
     norm = ctx.state.norm()
     if ctx.running():
         ctx.close_segment()
-    ctx.dispatcher.replace(entries, ctx.state.model, ctx.params)
+    ctx.dispatcher.replace(entries)
+    ctx.loop.set_callbacks(ctx.dispatcher.active)  # leaving: on_train_end; joining: begin
     ctx.lineage.note("callbacks")
     verdict, detail = ctx.verdict_after("callbacks")
     ctx.recorder.record(
@@ -108,6 +111,21 @@ def set_callbacks(ctx: Context, specs: list[CallbackSpec]) -> str:
         },
     )
     return verdict
+
+
+def _kept(old: list, new: list) -> list:
+    """A callback whose type and arguments the edit left as they were stays the same instance
+    (its state - EarlyStopping's patience, a logger's file - goes on, and it sees one `fit`);
+    the others are the new instances."""
+    pool = list(old)
+    out = []
+    for spec, cb in new:
+        same = next((e for e in pool if (e[0].type, e[0].kwargs) == (spec.type, spec.kwargs)), None)
+        if same is not None:
+            pool.remove(same)
+            cb = same[1]
+        out.append((spec, cb))
+    return out
 
 
 def save(ctx: Context, name: str | None = None) -> Any:
@@ -147,10 +165,20 @@ def load_checkpoint(ctx: Context, ref: str) -> tuple[Any, bool, float]:
     return info, with_opt, norm
 
 
+def _model_changed(ctx: Context, model=None) -> None:
+    """The loop goes on from the state's (epoch, step) with the new weights or model; its
+    metrics start again here (the epoch record's `covers_from`)."""
+    st = ctx.state
+    if st.step_in_epoch >= ctx.loop.feed.steps_per_epoch:  # taken after the epoch's last batch
+        st.epoch, st.step_in_epoch = st.epoch + 1, 0
+    ctx.loop.model_changed(model, epoch=st.epoch, step=st.step_in_epoch)
+
+
 def load(ctx: Context, ref: str) -> Any:
     if ctx.running():
         ctx.close_segment()
     info, with_opt, norm = load_checkpoint(ctx, ref)
+    _model_changed(ctx)
     detail = {
         "checkpoint": info.name,
         "path": info.path,
@@ -173,8 +201,8 @@ def rebuild(ctx: Context, seed: int | None = None) -> str:
     if ctx.running():
         ctx.close_segment()
     st.replace_model(model)
-    ctx.dispatcher.restart_all()
-    ctx.dispatcher.bind(model, ctx.params)
+    _model_changed(ctx, model)  # epoch 0, batch 0: the same run goes on with the new model
+    ctx.loop.set_epochs(st.target_epochs)
     ctx.lineage.note("rebuild")
     verdict, detail = ctx.verdict_after("rebuild")
     detail = {"instance": st.instance, "seed": seed, **detail}
@@ -193,6 +221,7 @@ def recompile(ctx: Context, optimizer: str, learning_rate: float | None = None) 
     if ctx.running():
         ctx.close_segment()
     st.compile(st.model, optimizer, learning_rate)
+    ctx.loop.model_changed()  # the loop picks up the new train function at the boundary
     ctx.lineage.note("recompile")
     verdict, detail = ctx.verdict_after("recompile")
     detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}

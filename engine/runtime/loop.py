@@ -59,7 +59,9 @@ from .callbacks import LiveCallbackList
 class Driver(Protocol):
     """What the loop calls on the engine (the trainer implements it)."""
 
-    attention: bool  # read before every batch: True makes the loop call boundary("batch")
+    @property
+    def attention(self) -> bool:  # read before every batch: True makes it call boundary("batch")
+        ...
 
     def batch_done(self, batches: int) -> None: ...
 

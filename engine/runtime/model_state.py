@@ -40,6 +40,7 @@ class ModelState:
 
     def build_model(self, seed: int, *, name_key: bool = False):
         """A new model from the user's builder, compiled; the current one is left as it is."""
+        assert self.builder is not None, "start-up resolves the builder before any build"
         keras.utils.set_random_seed(seed)
         model = call_builder(self.builder, self.config, name_key=name_key)
         if not isinstance(model, keras.Model):  # the words `check` uses

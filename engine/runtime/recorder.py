@@ -118,7 +118,8 @@ class Recorder:
 
     # ----- events and the run log --------------------------------------------------------------
     def segment(self, seg: Segment | None) -> None:
-        self.runlog.segment(seg)
+        if seg is not None:  # the lineage had no segment open to close
+            self.runlog.segment(seg)
 
     def mark_norms(self, norm: float | None) -> None:
         """Put the norms after a transition on the charts at once, at this very step: a reset

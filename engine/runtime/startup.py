@@ -57,7 +57,7 @@ def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
     st.model = st.build_model(cfg.run.seed, name_key=True)
     st.instance = 1
     entries = make_entries(list(cfg.callbacks), file, ctx.run_dir)
-    ctx.dispatcher.replace(entries, st.model, None)
+    ctx.dispatcher.replace(entries)
     return feed, ((xv, yv) if xv is not None else None)
 
 
