@@ -157,3 +157,57 @@ def test_pauses_edit_and_save_through_a_session_change_nothing_a_callback_sees(t
     assert report["final"]["fingerprint"] == fp
     assert [e["kind"] for e in report["events"]].count("pause") == 2
     assert report["checkpoints"][0]["name"] == "mid"
+
+
+def _batches(trace: list, epoch: int) -> list:
+    """The batch numbers a callback saw, per on_epoch_begin of `epoch` (one list each)."""
+    runs, current = [], None
+    for name, index, *_ in trace:
+        if name == "epoch_begin":
+            current = [] if index == epoch else None
+            if current is not None:
+                runs.append(current)
+        elif name == "batch_end" and current is not None:
+            current.append(index)
+        elif name == "epoch_end":
+            current = None
+    return runs
+
+
+def test_load_recompile_and_rebuild_go_on_in_the_epoch_and_say_what_it_covers(tmp_path):
+    folder = tmp_path / "job"
+    s = started(_config(folder), hold=3)
+    held_at(s, 3)
+    s.save("c3").result(T)  # epoch 0, batch 3
+    nxt = s.hold_at_step(SPE + 2)
+    s.release()
+    assert nxt.result(T) == SPE + 2  # epoch 1, batch 2: back to epoch 0, batch 3
+    s.load("c3").result(T)
+    assert (s.status().epoch, s.status().step_in_epoch) == (0, 3)
+    nxt = s.hold_at_step(SPE + 2 + (SPE - 3) + 4)  # epoch 1 again, batch 4
+    s.release()
+    assert nxt.result(T) == 2 * SPE + 3
+    s.recompile("sgd", 0.01).result(T)
+    nxt = s.hold_at_step(2 * SPE + 3 + (SPE - 4) + 1)  # epoch 2, batch 1
+    s.release()
+    assert nxt.result(T) == 2 * SPE + 3 + SPE - 4 + 1
+    s.rebuild().result(T)  # a new model: epoch 0, batch 0, the config's epochs
+    report = finish(s)
+
+    epochs = [json.loads(x) for x in open(s.run_dir / "epochs.jsonl")]
+    # epoch 0 whole; epoch 0 again from batch 3 (the load); epoch 1 from batch 4 (the
+    # recompile); then the rebuilt model's three whole epochs
+    assert [(e["epoch"], e["covers_from"]) for e in epochs] == [
+        (1, 0),
+        (1, 3),
+        (2, 4),
+        (1, 0),
+        (2, 0),
+        (3, 0),
+    ]
+    assert [e["instance"] for e in epochs] == [1, 1, 1, 2, 2, 2]
+    trace = json.loads((s.run_dir / "trace.json").read_text())
+    assert [t[0] for t in trace].count("train_begin") == 1  # one fit, whatever happened
+    assert _batches(trace, 0) == [list(range(SPE)), [3, 4, 5], list(range(SPE))]
+    assert _batches(trace, 1) == [[0, 1], [0, 1, 2, 3, 4, 5], list(range(SPE))]
+    assert report["session_steps"] == 2 * SPE + 3 + (SPE - 4) + 1 + EPOCHS * SPE
