@@ -221,8 +221,9 @@ class Trainer:
                 self._check_holds(where)
                 continue
             break
-        # on again after a park or a command (else it counts on)
-        self.recorder.rate.start(self.done)
+        # on again after a park or a command (else it counts on); a recompile or rebuild
+        # retraces the train step on the next batch, which is start-up, not speed
+        self.recorder.rate.start(self.done, warm_up=self.model.train_function is None)
 
     def _check_holds(self, where: str) -> None:
         box, st = self.mailbox, self.state
