@@ -2,10 +2,10 @@
 
 A recording callback named in the config (a user class in a module beside it) writes every hook
 call it got - name, epoch or batch number, logs, params - to a JSON file in the run directory.
-The session is paused and resumed mid-epoch and at an epoch boundary, and has a callback edit
-and a save mid-epoch, with Dropout and validation data. Plain `model.fit` on the same model,
-data order and validation batch size must give the same trace, number for number, the same
-epoch logs and the same final weights.
+The session is paused and resumed mid-epoch and at an epoch boundary, and has a callback edit,
+a save and a set_lr mid-epoch, with Dropout and validation data. Plain `model.fit` on the same
+model, data order and validation batch size must give the same trace, number for number, the
+same epoch logs and the same final weights.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def test_pauses_edit_and_save_through_a_session_change_nothing_a_callback_sees(t
     assert mid.result(T) == SPE + 2  # epoch 1, batch 2: an edit and a save mid-epoch
     s.set_callbacks([RECORDER, CallbackSpec("TerminateOnNaN")]).result(T)
     s.save("mid").result(T)
+    assert s.set_lr(0.001).result(T) == 0.001  # Adam's own rate: a set_lr, same numbers
     report = finish(s)
     sys.path.insert(0, str(folder))  # the session put it there too; keep it for the imports
     trace, history, fp = _plain_fit(folder, cfg)
