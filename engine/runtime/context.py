@@ -73,10 +73,12 @@ class Context:
         self.recorder.segment(seg)
         return origin or verdict, detail
 
-    def close_segment(self) -> None:
+    def close_segment(self, fingerprint: str | None = None) -> None:
+        """End the open segment with the weights' fingerprint now, or with `fingerprint` (what
+        they were before a transition that has already changed them)."""
         if self.lineage.current is None:
             return
-        fp = self.state.fingerprint()
+        fp = fingerprint or self.state.fingerprint()
         with self.mailbox.lock:
             seg = self.lineage.close(self.state.done, fp)
         self.recorder.segment(seg)

@@ -175,9 +175,12 @@ def _model_changed(ctx: Context, model=None) -> None:
 
 
 def load(ctx: Context, ref: str) -> Any:
-    if ctx.running():
-        ctx.close_segment()
+    # The segment closes only once the load has happened: a refused file changes nothing, and
+    # training goes on in the same segment. Its end is the weights from before the load.
+    end = ctx.state.fingerprint() if ctx.running() else None
     info, with_opt, norm = load_checkpoint(ctx, ref)
+    if end is not None:
+        ctx.close_segment(end)
     _model_changed(ctx)
     detail = {
         "checkpoint": info.name,
