@@ -20,7 +20,7 @@ from weightwatch.engine import events as ev
 from weightwatch.tui import bindings
 from weightwatch.tui.widgets.banner import VerdictBanner
 from weightwatch.tui.widgets.budget import RedrawBudget
-from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, markers_for
+from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, TimelineChart, markers_for
 from weightwatch.tui.widgets.event_log import EventLog
 from weightwatch.tui.widgets.footer import KeysFooter
 from weightwatch.tui.widgets.layers import LayerNorms
@@ -123,7 +123,7 @@ class DashboardScreen(Screen[None]):
         self._round_cpu = time.thread_time()  # this thread: Textual's loop, where all UI runs
         x_range = self.x_range()
         with self.app.batch_update():
-            for chart in self.query("#charts > *").results((LossChart, NormChart)):
+            for chart in self.query("#charts > *").results(TimelineChart):
                 chart.pull(telemetry, x_range, self.markers)
             self.query_one(LayerNorms).pull(telemetry, x_range)
 
@@ -148,11 +148,14 @@ class DashboardScreen(Screen[None]):
             self.banner_event = event
 
     def _repeats_banner(self, event: ev.Event) -> bool:
-        """A resume that only confirms the verdict just shown keeps the more telling banner."""
+        """A resume right after transitions made while paused keeps the banner of the last one:
+        that is what the user just did. (Its own verdict folds them all: after a rebuild and a
+        recompile it says `reset`, which the event log shows, but the banner then names the
+        recompile's `optimizer_reset`, as the person expects.)"""
         shown = self.banner_event
         return (
             event.kind == "resume"
             and shown is not None
-            and shown.verdict == event.verdict
+            and shown.kind != "resume"
             and shown.session_step == event.session_step
         )
