@@ -49,6 +49,7 @@ class TourCaption(Static):
     TourCaption {
         background: $boost; color: $text; border: round $accent; padding: 0 1;
         height: auto; margin: 0 1;
+        min-height: 5;  /* three lines: the charts stay put while captions of 2-3 lines change */
     }
     """
 
