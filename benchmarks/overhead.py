@@ -46,12 +46,13 @@ def measure(model: str, rounds: int, quick: bool) -> list[Row]:
 
 
 def _same_settings(cfg) -> None:
-    """The engine enables op determinism for `deterministic = true` (process-wide): plain fit
-    gets the same setting from the first round on."""
+    """What the engine sets for `deterministic = true` is process-wide: plain fit gets the same
+    from the first round on. On the CPU that is nothing (op determinism only on a GPU), so the
+    plain rows are also `fit` exactly as a user writes it."""
     if cfg.run.deterministic:
-        import tensorflow as tf
+        from weightwatch.engine.runtime.startup import fix_numerics
 
-        tf.config.experimental.enable_op_determinism()
+        fix_numerics()
 
 
 def _rows(model: str, got: dict[str, list]) -> list[Row]:

@@ -29,7 +29,7 @@ from .flow import one_line
 from .handlers import load_checkpoint
 
 
-def _fix_numerics() -> None:
+def fix_numerics() -> None:
     """What `deterministic = true` needs beyond the feed's fixed order and the RNG state that
     every checkpoint carries. On a GPU that is op determinism (its kernels are not deterministic
     without it). On the CPU it is nothing: its kernels already give the same bits run after run,
@@ -46,7 +46,7 @@ def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
     cfg = ctx.config
     ensure_on_path(cfg.folder)
     if cfg.run.deterministic:
-        _fix_numerics()
+        fix_numerics()
     x, y, xv, yv = load_data(cfg)
     if xv is None and cfg.data.validation_split > 0:
         cut = int(len(x) * (1 - cfg.data.validation_split))
