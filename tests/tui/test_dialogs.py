@@ -387,7 +387,9 @@ def failed_apply():
         editor.query_one("#cb-apply").focus()
         await pilot.press("enter")
         assert pilot.app.screen is editor and editor.error_text
-        await pilot.pause()
+        # A pressed button stays lit for Textual's 0.2 s "active" effect: the snapshot is of
+        # the settled dialog, not of a moment inside that effect (it flaked 2 in 6).
+        await pilot.pause(0.4)
 
     return make_app(fake), run_before
 

@@ -235,7 +235,12 @@ class CallbackEditor(Dialog[list[CallbackSpec]]):
         near = self.query_one(f"#cb-{field}" if field in FIELDS else "#cb-apply-row")
         self.call_after_refresh(self.show_error, line, near)
 
-    def show_error(self, line: Static, near: Widget) -> None:
+    def show_error(self, line: Static, near: Widget, again: bool = True) -> None:
+        """Scroll once the error line is laid out. The first refresh after it appears may still
+        see the old scroll size (a wrapped error then left the buttons below the fold, about 1
+        run in 5): scroll again a moment later, when the size has settled."""
+        if again:
+            self.set_timer(0.1, lambda: self.show_error(line, near, again=False))
         body = self.query_one(DialogBody)
         body.scroll_to_widget(line, animate=False)
         body.scroll_to_widget(near, animate=False)
