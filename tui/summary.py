@@ -64,5 +64,8 @@ def steps_line(report: dict) -> str:
 
 def final_line(final: dict) -> str:
     loss, norm = final.get("loss"), final.get("global_norm")
-    where = f"model step {final.get('model_step') or 0:,}, epoch {final.get('epoch') or 0}"
+    done = final.get("epoch") or 0  # epochs completed (the status line counts the one in progress)
+    where = (
+        f"model step {final.get('model_step') or 0:,}, {done} epoch{'' if done == 1 else 's'} done"
+    )
     return f"final: loss {number(loss, 4)}, weight norm {number(norm, 4)} ({where})"

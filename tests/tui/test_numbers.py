@@ -118,7 +118,7 @@ def test_run_summary_for_a_report():
     text = run_summary(REPORT, Path("runs/demo"), "out/report.json")
     assert text.split("\n") == [
         "weightwatch: 3,200 steps trained in 5.0s (640 steps/s)",
-        "weightwatch: final: loss 0.8301, weight norm 15.32 (model step 1,200, epoch 20)",
+        "weightwatch: final: loss 0.8301, weight norm 15.32 (model step 1,200, 20 epochs done)",
         "weightwatch: verdicts (at session step): fresh 0 → continued 900 → restored 1,200"
         " → reset 2,000",
         "weightwatch: checkpoints written: 2 (epoch-4, late)",
@@ -135,7 +135,7 @@ def test_run_summary_names_only_the_reports_written_and_caps_the_verdicts():
     empty = {"session_steps": 0, "events": [], "final": {}, "throughput": {"steps_per_s": None}}
     assert run_summary(empty, Path("r")).split("\n")[:2] == [
         "weightwatch: 0 steps trained",
-        "weightwatch: final: loss -, weight norm - (model step 0, epoch 0)",
+        "weightwatch: final: loss -, weight norm - (model step 0, 0 epochs done)",
     ]
 
 
