@@ -21,19 +21,9 @@ from weightwatch.engine.specs import (
     RunSpec,
     TrainSpec,
 )
+from weightwatch.tui.screens.dialogs import OPTIMIZERS as DIALOG_OPTIMIZERS
 
-OPTIMIZERS = (
-    "adam",
-    "adamw",
-    "sgd",
-    "rmsprop",
-    "adagrad",
-    "adadelta",
-    "adamax",
-    "nadam",
-    "ftrl",
-    "lion",
-)
+OPTIMIZERS = DIALOG_OPTIMIZERS  # what the recompile dialog offers: one list, no copy
 # The optimizer's class name, as the engine's status carries it ("Adam", not Keras' "adam_1").
 CLASS_NAMES = {name: name.capitalize() for name in OPTIMIZERS} | {
     "adamw": "AdamW",
