@@ -118,3 +118,43 @@ async def test_help_lists_the_chart_keys(fake):
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
         for words in ("Window", "Zoom in", "Zoom out", "Log scale", "Smooth"):
             assert words in text
+
+
+def test_the_layer_key_cycles_through_the_layers_and_back():
+    view = ChartView()
+    seen = []
+    for _ in range(4):
+        view = changed(view, "layer", 100.0, layers=3)
+        seen.append(view.layer)
+    assert seen == [0, 1, 2, None]
+    assert changed(ChartView(), "layer:1", 100.0, layers=3).layer == 1
+    assert changed(ChartView(layer=1), "layer:1", 100.0, layers=3).layer is None  # again: global
+    assert changed(ChartView(), "layer:7", 100.0, layers=3).layer is None  # no such layer
+
+
+async def test_a_layer_rows_click_or_y_shows_that_layers_norm(fake):
+    """The norm chart shows one layer's norm (its telemetry series `layer/I`, titled with the
+    layer's name), picked with `y` or a click on its row of the layer table, which marks it."""
+    from weightwatch.tui.widgets.layers import LayerNorms
+
+    app = make_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, fake)
+        fake.step(60)
+        app.dashboard.tick(force=True)
+        await pilot.pause()
+        norm, rows = app.dashboard.query_one(NormChart), app.dashboard.query_one(LayerNorms)
+        names = fake.telemetry.layer_names
+        assert norm.title() == "global weight norm (L2)"
+        await pilot.press("y")
+        assert norm.title() == f"weight norm (L2) of {names[0]}"
+        _, expected = fake.telemetry.window("layer/0", *norm.x_range, width=10_000)
+        assert norm.traces[0].ys[-1] == expected[-1] and norm.traces[0].label == names[0]
+        assert "▸ " + names[0] in str(rows.query_one("#layer-rows").render())
+        await pilot.click(LayerNorms, offset=(4, 3))  # the border, the header, then row 1
+        await pilot.pause()
+        assert norm.title() == f"weight norm (L2) of {names[1]}"
+        assert "▸ " + names[1] in str(rows.query_one("#layer-rows").render())
+        await pilot.click(LayerNorms, offset=(4, 3))  # the same row again: the global norm
+        await pilot.pause()
+        assert norm.title() == "global weight norm (L2)" and rows.selected is None

@@ -54,6 +54,15 @@ CHART_BINDINGS = [
         id="chart.log",
     ),
     Binding(
+        "y",
+        "chart_view('layer')",
+        "Layer norm",
+        show=False,
+        tooltip="Norm chart: the global norm, or one layer's (each press the next layer; "
+        "a click on a row of the layer table picks it)",
+        id="chart.layer",
+    ),
+    Binding(
         "m",
         "chart_view('smooth')",
         "Smooth",
@@ -72,6 +81,7 @@ class ChartView:
     span: int | None = None  # steps shown, counted back from the newest; None: all of them
     log_loss: bool = False
     smooth: bool = False
+    layer: int | None = None  # the norm chart shows this layer's norm; None: the global norm
 
     def describe(self, log: bool = True, smooth: bool = True) -> str:
         """What is not the default, for a chart's title ("last 500 steps · log"); `log` and
@@ -84,9 +94,17 @@ class ChartView:
         return " · ".join(part for part in parts if part)
 
 
-def changed(view: ChartView, change: str, full: float) -> ChartView:
+def changed(view: ChartView, change: str, full: float, layers: int = 0) -> ChartView:
     """The view after a key: "window" (all / last N), "in" / "out" (halve / double the window),
-    "log" and "smooth" (toggles). `full` is how many steps the whole range holds."""
+    "log" and "smooth" (toggles), "layer" (global norm, then each of the `layers` in turn) or
+    "layer:I" (that layer; again: back to the global norm). `full` is how many steps the whole
+    range holds."""
+    if change == "layer":
+        nxt = 0 if view.layer is None else view.layer + 1
+        return replace(view, layer=nxt if nxt < layers else None)
+    if change.startswith("layer:"):
+        picked = int(change.split(":", 1)[1])
+        return replace(view, layer=None if picked == view.layer or picked >= layers else picked)
     if change == "window":
         span = None if view.span else round_span(min(WINDOW, full / 2))
     elif change == "in":
@@ -211,8 +229,13 @@ def change_view(screen: Any, change: str) -> ChartView | None:
     if not charts:
         return None
     lo, hi = screen.x_range()
-    view = changed(charts[0].view, change, hi - lo)
+    layers = len(screen.session.telemetry.layer_names)
+    view = changed(charts[0].view, change, hi - lo, layers)
     for chart in charts:
         chart.view = view
+    from weightwatch.tui.widgets.layers import LayerNorms
+
+    for rows in screen.query(LayerNorms):
+        rows.selected = view.layer
     screen.redraw_charts()
     return view

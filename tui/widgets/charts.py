@@ -176,7 +176,7 @@ class TimelineChart(Widget):
         width = max(8, self.size.width - Y_AXIS_COLUMNS)
         lo, hi = windowed(x_range, self.view, telemetry.last_x())
         self.traces = []
-        for name, label, colour in self.SERIES:
+        for name, label, colour in self.series(telemetry.layer_names):
             xs, ys = telemetry.window(name, lo, hi, width)
             self.traces.append(Trace(label, xs, ys, colour))
         self.markers = [m for m in markers if lo <= m.x <= hi]
@@ -295,10 +295,17 @@ class TimelineChart(Widget):
         """Not `log`: that name is Textual's logger on every widget."""
         return self.LOG_SCALE and self.view.log_loss
 
+    def series(self, layer_names: list[str]) -> tuple[tuple[str, str, str], ...]:
+        """(telemetry series, legend, colour variable) of what this chart draws now."""
+        return self.SERIES
+
+    def heading(self) -> str:
+        return self.TITLE
+
     def title(self) -> str:
         """The title, and what the view changes ("loss · last 500 steps · log")."""
         changes = self.view.describe(log=self.LOG_SCALE, smooth=self.SMOOTHED is not None)
-        return f"{self.TITLE} · {changes}" if changes else self.TITLE
+        return f"{self.heading()} · {changes}" if changes else self.heading()
 
     def _runs_of(self, cells: list[tuple[str, str]], styles: dict) -> list[tuple[str, Style]]:
         """Cells grouped into runs of one colour, each styled on the figure's own surface."""
@@ -376,3 +383,18 @@ class NormChart(TimelineChart):
 
     TITLE = "global weight norm (L2)"
     SERIES = (("global_norm", "norm", "primary"),)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.layer_name: str | None = None  # the layer shown (the view's `layer`), by name
+
+    def series(self, layer_names: list[str]) -> tuple[tuple[str, str, str], ...]:
+        i = self.view.layer
+        if i is None or i >= len(layer_names):
+            self.layer_name = None
+            return self.SERIES
+        self.layer_name = layer_names[i]
+        return ((f"layer/{i}", layer_names[i], "primary"),)
+
+    def heading(self) -> str:
+        return f"weight norm (L2) of {self.layer_name}" if self.layer_name else self.TITLE

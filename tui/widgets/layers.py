@@ -45,14 +45,16 @@ def name_width(names: list[str]) -> int:
     return max([5, *(len(name) for name in names)])
 
 
-def table(rows: list[tuple[str, str, str]]) -> Content:
-    """A header and one line per (layer, norm, trend), in aligned columns."""
+def table(rows: list[tuple[str, str, str]], selected: int | None = None) -> Content:
+    """A header and one line per (layer, norm, trend), in aligned columns; the `selected` row
+    (the layer the norm chart shows) is marked with `▸` and bold."""
     width = name_width([name for name, _, _ in rows])
-    header = Content.styled(f"{'layer':<{width}}  {'norm':<{NORM_WIDTH}}  trend", "bold")
-    lines = [header] + [
-        Content(f"{name:<{width}}  {norm:<{NORM_WIDTH}}  ") + Content.styled(spark, "$primary")
-        for name, norm, spark in rows
-    ]
+    header = Content.styled(f"  {'layer':<{width}}  {'norm':<{NORM_WIDTH}}  trend", "bold")
+    lines = [header]
+    for i, (name, norm, spark) in enumerate(rows):
+        mark, style = ("▸ ", "bold $accent") if i == selected else ("  ", "")
+        text = Content.styled(f"{mark}{name:<{width}}  {norm:<{NORM_WIDTH}}  ", style)
+        lines.append(text + Content.styled(spark, "$primary"))
     return Content("\n").join(lines)
 
 
@@ -62,6 +64,9 @@ class LayerNorms(VerticalScroll, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[tuple[str, str, str]] = []
+        self.selected: int | None = None
+        """The row whose layer the norm chart shows (set by the view, chart_view.py)."""
+        self.drawn: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(table([]), id="layer-rows")
@@ -70,7 +75,7 @@ class LayerNorms(VerticalScroll, can_focus=False):
         """Refresh from the telemetry's `layer/<i>` series. The trend gets what the name and
         the norm leave of the width (up to TREND_WIDTH), so that a row never wraps."""
         names = telemetry.layer_names
-        room = self.scrollable_content_region.width - 2 - name_width(names) - NORM_WIDTH - 4
+        room = self.scrollable_content_region.width - 4 - name_width(names) - NORM_WIDTH - 4
         columns = max(4, min(TREND_WIDTH, room))
         rows = []
         for i, name in enumerate(names):
@@ -79,9 +84,18 @@ class LayerNorms(VerticalScroll, can_focus=False):
             rows.append(
                 (name, "-" if latest is None else f"{latest:.4g}", sparkline(trend(ys, columns)))
             )
-        if rows == self.rows:
+        if rows == self.rows and self.selected == self.drawn:
             return
         resized = len(rows) != len(self.rows)
-        self.rows = rows
+        self.rows, self.drawn = rows, self.selected
         # Same number of rows: a repaint; a new model with other layers: a layout pass too.
-        self.query_one("#layer-rows", Static).update(table(rows), layout=resized)
+        self.query_one("#layer-rows", Static).update(table(rows, self.selected), layout=resized)
+
+    def on_click(self, event) -> None:
+        """A click on a row shows that layer's norm in the norm chart (again: the global)."""
+        # From the screen position (the click lands on the text block inside): line 0 is the
+        # header, line 1 the first layer.
+        line = event.screen_y - self.content_region.y + round(self.scroll_offset.y)
+        row = line - 1
+        if 0 <= row < len(self.rows):
+            self.call_later(self.app.run_action, f"chart_view('layer:{row}')")
