@@ -127,7 +127,8 @@ async def test_a_real_run_with_nan_weights_draws_them_and_quits_with_its_report(
         app.dashboard.tick(force=True)
         await pilot.pause()
         rows = str(app.dashboard.query_one("#layer-rows", Static).render()).splitlines()
-        assert rows[1:] == [f"hidden  {'inf':<9}  ×", f"out     {'nan':<9}  ×"]
+        # (two columns before each name: where `▸` marks the layer the norm chart shows)
+        assert rows[1:] == [f"  hidden  {'inf':<9}  ×", f"  out     {'nan':<9}  ×"]
         session.release()
         await until(lambda: any(e.kind == "diverged" for e in session.events()), pilot)
         app.dashboard.tick(force=True)
