@@ -16,7 +16,24 @@ from weightwatch.engine.session import Session
 NAMES = ("a", "b", "c", "d")
 
 
+def slow_disk(seconds: float = 0.02) -> None:
+    """A disk whose fsync takes `seconds`. Saves are built in memory and reach the disk in one
+    short write, so on a fast disk few random kills land while their files are on disk; a slow
+    fsync (as on a busy or network disk) widens that window, so that the trials do test it."""
+    import os
+    import time
+
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        time.sleep(seconds)
+        real(fd)
+
+    os.fsync = fsync
+
+
 def main(config_path: str, run_dir: str) -> None:
+    slow_disk()
     session = Session(load_config(config_path), run_dir=run_dir)
     hold = session.hold_at_step(1)
     session.start()
