@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,30 @@ from hypothesis import settings
 from tests.conftest import write_config
 
 T = 120  # seconds: generous, the machines are shared
+SAVER = Path(__file__).with_name("saver_child.py")
+
+
+@contextmanager
+def saving_child(config: Path, run: Path) -> Iterator[subprocess.Popen]:
+    """`saver_child.py` saving into `run` after every batch: yielded once its first save is
+    done, killed with SIGKILL on the way out."""
+    child = subprocess.Popen(
+        [sys.executable, str(SAVER), str(config), str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline()
+        assert line == "ready\n", child.stderr.read() if child.poll() is not None else line
+        yield child
+    finally:
+        child.kill()
+        child.wait(T)
+        child.stdout.close()
+        child.stderr.close()
+
+
 SIZE = (120, 40)
 
 # Hypothesis, for the random-keys tests: no example database (nothing is written into the

@@ -27,9 +27,7 @@ from weightwatch.engine.weights import fingerprint
 
 from tests.conftest import write_config
 
-from .conftest import T
-
-CHILD = Path(__file__).with_name("saver_child.py")
+from .conftest import T, saving_child
 
 
 def leftovers(run: Path) -> list[str]:
@@ -46,21 +44,8 @@ def leftovers(run: Path) -> list[str]:
 
 def kill_while_saving(config: Path, run: Path, rng: random.Random) -> list[str]:
     """One trial: start the child, let it save for a random while, kill -9; the leftovers."""
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(config), str(run)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = child.stdout.readline()
-        assert line == "ready\n", child.stderr.read() if child.poll() is not None else line
+    with saving_child(config, run):
         time.sleep(rng.uniform(0.0, 0.5))
-    finally:
-        child.kill()
-        child.wait(T)
-        child.stdout.close()
-        child.stderr.close()
     return leftovers(run)
 
 

@@ -31,11 +31,10 @@ from weightwatch.engine.runlog import METRIC_COLUMNS, read_run
 
 from tests.conftest import write_config
 
-from .conftest import T, check_report
+from .conftest import T, check_report, saving_child
 from .terminal import Terminal
 
 CLI = [sys.executable, "-m", "weightwatch.tui.cli"]
-CHILD = Path(__file__).with_name("saver_child.py")
 LONG = 100_000  # epochs: the first session is still training when the test is done with it
 
 
@@ -141,15 +140,7 @@ def test_a_second_session_is_refused_and_the_first_trains_on_to_its_report(tmp_p
 def test_kill_9_leaves_a_stale_lock_that_the_next_session_takes_over(tmp_path):
     config = write_config(tmp_path / "k", epochs=1_000_000)
     run = tmp_path / "k" / "run"
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(config), str(run)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = child.stdout.readline()
-        assert line == "ready\n", child.stderr.read() if child.poll() is not None else line
+    with saving_child(config, run) as child:
         refused = cli("run", str(config), "--plain", cwd=tmp_path)  # while it saves every batch
         assert refused.returncode == 2 and f"(pid {child.pid}, started" in refused.stderr
         assert child.poll() is None
@@ -159,11 +150,6 @@ def test_kill_9_leaves_a_stale_lock_that_the_next_session_takes_over(tmp_path):
             child,
             "the saver to go on saving",
         )
-    finally:
-        child.kill()
-        child.wait(T)
-        child.stdout.close()
-        child.stderr.close()
     (old,) = session_ids(run)
     short = write_config(tmp_path / "k2", epochs=1)  # 4 batches
     out = cli("run", str(short), "--plain", "--run-dir", str(run), cwd=tmp_path)
@@ -283,22 +269,10 @@ def test_kill_9_at_random_moments_never_leaves_a_lock_that_blocks(tmp_path):
     config = write_config(tmp_path / "r", epochs=1_000_000)
     run = tmp_path / "r" / "run"
     for trial in range(10):
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), str(config), str(run)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert child.stdout.readline() == "ready\n", trial
+        with saving_child(config, run) as child:
             with pytest.raises(RunDirInUse, match=rf"\(pid {child.pid}, started"):
                 RunLock.acquire(run, "probe")
             time.sleep(rng.uniform(0.0, 0.5))
-        finally:
-            child.kill()
-            child.wait(T)
-            child.stdout.close()
-            child.stderr.close()
         s = Session(load_config(config), run_dir=run)  # not started: no TensorFlow needed
         assert s.run_lock.stale["pid"] == child.pid, trial
         s.close()
