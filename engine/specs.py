@@ -27,10 +27,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class CompileSpec:
-    optimizer: str = "adam"
-    learning_rate: float | None = None
-    loss: str = "mse"
-    metrics: tuple[str, ...] = ()
+    """`[compile]`. Values stay plain TOML data (JSON-able: they cross the session interface as a
+    recompile's arguments); `{ import = "module:name" }` tables and `type` tables are turned into
+    Keras objects on the training thread only."""
+
+    optimizer: str | dict[str, Any] = "adam"  # a name, or {type = "SGD", momentum = 0.9, ...}
+    learning_rate: float | dict[str, Any] | None = None  # a number or a schedule table
+    loss: Any = "mse"  # a name, "module:fn", a table, or a list/table keyed by output
+    metrics: Any = ()  # names/tables, or a table keyed by output name
+    loss_weights: Any = None  # a list or a table keyed by output name
+    jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1  # batches per call of the train function (a batch boundary)
+    function: str | None = None  # "module:function" called with the model: compiles it itself
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class DataSpec:
 class TrainSpec:
     epochs: int = 10
     steps_per_epoch: int | None = None
+    class_weight: dict[int, float] | None = None  # as `fit` takes it
+    validation_freq: int = 1  # validate every N epochs, as `fit` does
 
 
 @dataclass(frozen=True)
