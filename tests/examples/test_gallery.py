@@ -1,0 +1,138 @@
+"""The gallery under examples/: each keras.io port runs its script of the four scenarios headless,
+and plain Keras loads its checkpoints to the SHA-256 fingerprints the report names.
+
+Every example runs in its own `weightwatch` process: each has a `model.py`, and one process
+would import the first example's `model` for all of them. The checks in plain Keras import each
+example's `model.py` under a name of its own. One example (FAST) runs in the default suite; the
+rest are `slow` (`pytest -m slow tests/examples`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "config.toml").is_file())
+FAST = "timeseries_fcn"  # the quickest whole run (~10 s on 2 cores): kept in the default suite
+# The scenarios of every script.toml, in the order the report's segments must show them.
+ORIGINS = ["fresh", "continued", "reset", "restored", "optimizer_reset"]
+VERDICTS = {
+    "callbacks_changed": "continued",
+    "rebuilt": "reset",
+    "checkpoint_loaded": "restored",
+    "recompiled": "optimizer_reset",
+}
+
+
+def each_example():
+    return [pytest.param(n, marks=() if n == FAST else pytest.mark.slow, id=n) for n in NAMES]
+
+
+def weightwatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def example_module(name: str) -> ModuleType:
+    """The example's model.py, imported as `gallery_<name>` (never as `model`)."""
+    spec = importlib.util.spec_from_file_location(f"gallery_{name}", EXAMPLES / name / "model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def plain_keras_model(name: str):
+    """`builder(**params)` as the config names it, built the way plain `fit` would build it."""
+    config = tomllib.loads((EXAMPLES / name / "config.toml").read_text())
+    module = example_module(name)
+    builder = getattr(module, config["model"]["builder"].split(":")[1])
+    model = builder(**config["model"].get("params", {}))
+    if not model.built:  # a subclassed model: fit builds it on its first batch
+        loader = getattr(module, config["data"]["loader"].split(":")[1])
+        data = loader(**config["data"].get("params", {}))
+        x = data["x"] if isinstance(data, dict) else data[0]
+        model(x[:1])
+    return model
+
+
+def test_the_gallery_has_eight_examples_each_with_its_files_and_a_readme_line():
+    assert len(NAMES) >= 8
+    readme = (EXAMPLES / "README.md").read_text()
+    for name in NAMES:
+        for file in ("config.toml", "model.py", "script.toml"):
+            assert (EXAMPLES / name / file).is_file(), f"{name}/{file}"
+        lines = [line for line in readme.splitlines() if f"`{name}/`" in line]
+        assert len(lines) == 1 and " uses " in lines[0], name
+
+
+@pytest.mark.parametrize("name", each_example())
+def test_weightwatch_check_accepts_the_example_and_its_script(name, tmp_path):
+    folder = EXAMPLES / name
+    done = weightwatch(
+        "check", str(folder / "config.toml"), "--script", str(folder / "script.toml"), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("config.toml: OK")
+
+
+@pytest.mark.parametrize("name", each_example())
+def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp_path):
+    import json
+
+    from weightwatch.engine.weights import fingerprint
+
+    folder, run, report_path = EXAMPLES / name, tmp_path / "run", tmp_path / "report.json"
+    done = weightwatch(
+        "run",
+        str(folder / "config.toml"),
+        "--headless",
+        "--script",
+        str(folder / "script.toml"),
+        "--report",
+        str(report_path),
+        "--run-dir",
+        str(run),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    assert [e["detail"] for e in report["events"] if e["kind"] == "error"] == []
+    verdicts = {e["kind"]: e["verdict"] for e in report["events"] if e["kind"] in VERDICTS}
+    assert verdicts == VERDICTS
+
+    segs = report["segments"]
+    assert [s["origin"] for s in segs] == ORIGINS
+    assert [s["instance"] for s in segs] == [1, 1, 2, 2, 2]
+    fresh, continued, reset, restored, recompiled = segs
+    assert continued["start_fingerprint"] == fresh["end_fingerprint"]  # the same weights go on
+    assert reset["start_fingerprint"] != continued["end_fingerprint"]
+    assert reset["start_model_step"] == 0 and recompiled["start_model_step"] == 0
+    assert recompiled["start_fingerprint"] == restored["end_fingerprint"]  # weights kept
+
+    saved = {c["name"]: c for c in report["checkpoints"]}
+    assert sorted(saved) == ["final", "mid"]
+    assert restored["start_fingerprint"] == saved["mid"]["fingerprint"]
+    assert restored["start_model_step"] == saved["mid"]["model_step"] > 0
+    assert saved["final"]["fingerprint"] == report["final"]["fingerprint"]
+
+    # Plain Keras, no weightwatch in between: the files hold exactly the reported weights.
+    for checkpoint in saved.values():
+        model = plain_keras_model(name)
+        model.load_weights(checkpoint["path"])
+        assert fingerprint(model) == checkpoint["fingerprint"], checkpoint["name"]
