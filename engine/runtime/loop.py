@@ -21,9 +21,12 @@ Interface (what the trainer uses)::
     loop.set_epochs(E2)     # a new target (params["epochs"] follows)
     loop.end()              # on_train_end now (the session stops before the last epoch)
 
-- `feed` is an `engine.data.BatchFeed` (or anything with `batch_size`, `steps_per_epoch` and
-  `dataset(start_epoch, start_step, end_epoch)`): epoch e's batches are fixed by (seed, e), so a
-  loop can start at any (epoch, step) and see what an uninterrupted one sees.
+- `feed` is an `engine.data.BatchFeed` (epoch e's batches are fixed by (seed, e), so a loop can
+  start at any (epoch, step) and see what an uninterrupted one sees) or a feed of the user's
+  tf.data pipeline or PyDataset (engine/feeds.py). A feed has `batch_size`, `steps_per_epoch`,
+  `iterator(strategy, epoch, step, end_epoch, moved=...)` and `first_batch(epoch)`.
+- `validation` is `(x, y)` or `(x, y, sample_weight)` arrays (any nesting) or a dataset, as
+  `fit`'s `validation_data`; it is validated every `validation_freq` epochs, as `fit` does.
 - `driver` implements `Driver` below. Per batch the loop reads `driver.attention` once and calls
   `driver.batch_done(n)` once (n batches trained: `steps_per_execution`, fewer at an epoch's
   end); `boundary("batch")` runs only while `attention` is true, before the next batch's
@@ -128,6 +131,8 @@ class TrainLoop:
         self._moved = False  # model_changed moved the position: the batch loop starts again
         self._retry = False  # the batch at self.step began, and its train step raised
         self._it = None  # the feed's iterator, at (self.epoch, self.step) while not None
+        self._feed_moved = True  # the feed has not served this position yet
+        self._feed_owns = getattr(feed, "owns_iterator", False)  # the user's own pipeline
 
     # ----- the run -------------------------------------------------------------------------
     def run(self) -> keras.callbacks.History | None:
@@ -184,6 +189,8 @@ class TrainLoop:
                 if self._moved:
                     return False
                 fn, k = self._train_function()  # a recompile or rebuild may have happened
+                if self._feed_owns:  # a load may have restored the pipeline's iterator
+                    iterator = self._iterator()
             begin = self.step
             if self._retry:  # its on_train_batch_begin was sent before its step failed
                 self._retry = False
@@ -225,13 +232,17 @@ class TrainLoop:
         from keras.src.backend.tensorflow.trainer import TFEpochIterator
 
         model = self.model
-        vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(self.validation))
+        if isinstance(self.validation, (tuple, list)):  # arrays, batched here
+            vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(self.validation))
+            batch_size: int | None = self.validation_batch_size
+        else:  # a dataset brings its own batches
+            vx, vy, vw, batch_size = self.validation, None, None, None
         if self._eval_iterator is None:
             self._eval_iterator = TFEpochIterator(
                 x=vx,
                 y=vy,
                 sample_weight=vw,
-                batch_size=self.validation_batch_size,
+                batch_size=batch_size,
                 distribute_strategy=model.distribute_strategy,
                 steps_per_execution=model.steps_per_execution,
                 steps_per_epoch=self.validation_steps,
@@ -242,7 +253,7 @@ class TrainLoop:
             x=vx,
             y=vy,
             sample_weight=vw,
-            batch_size=self.validation_batch_size,
+            batch_size=batch_size,
             steps=self.validation_steps,
             callbacks=self.callbacks,
             return_dict=True,
@@ -326,6 +337,7 @@ class TrainLoop:
             self.callbacks.on_epoch_end(self.epoch, logs)
         self.epoch, self.step, self.covers_from = epoch, step, step
         self._moved, self._retry, self._it = True, False, None
+        self._feed_moved = True
 
     def set_epochs(self, epochs: int) -> None:
         self.epochs, self._it = epochs, None
@@ -341,14 +353,17 @@ class TrainLoop:
         iterator serves every epoch to the target (a new tf.data pipeline and its first batch
         took 50-150 ms on the shared 2-core machine: ~10% of a 500-step epoch of the
         reference MLP); with steps_per_execution > 1 it is one epoch long, so that
-        an epoch's last execution stops at the epoch's end, as `fit`'s does on arrays."""
+        an epoch's last execution stops at the epoch's end, as `fit`'s does on arrays.
+        A user's tf.data pipeline keeps its one iterator in the feed (engine/feeds.py):
+        `moved` tells it the loop's position jumped (a load or rebuild)."""
         if self._it is not None:
             return self._it
-        per_epoch = self.model.steps_per_execution > 1
+        per_epoch = self.model.steps_per_execution > 1 or getattr(self.feed, "per_epoch", False)
         end = self.epoch + 1 if per_epoch else self.epochs
-        ds = self.feed.dataset(self.epoch, self.step, end)
-        it = iter(self.model.distribute_strategy.experimental_distribute_dataset(ds))
-        self._it = None if per_epoch else it
+        strategy = self.model.distribute_strategy
+        it = self.feed.iterator(strategy, self.epoch, self.step, end, moved=self._feed_moved)
+        self._feed_moved = False
+        self._it = None if per_epoch or self._feed_owns else it
         return it
 
     def _train_function(self):
@@ -360,5 +375,4 @@ class TrainLoop:
         model = self.model
         if getattr(model, "_distribute_strategy", None) is None:
             return
-        batch = next(iter(self.feed.dataset(self.epoch, 0, self.epoch + 1)))
-        model._maybe_symbolic_build(data_batch=batch)
+        model._maybe_symbolic_build(data_batch=self.feed.first_batch(self.epoch))

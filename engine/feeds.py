@@ -1,0 +1,227 @@
+"""Feeds over the user's own pipeline: a `tf.data.Dataset` or a `keras.utils.PyDataset`.
+
+They iterate as `fit` does (Keras's EpochIterator): without `[train] steps_per_epoch` an epoch
+is one pass over the dataset (a new `iter()` per epoch); with it, one iterator goes on across
+epochs and starts a new pass when a pass runs out. Both are the same stream as ONE iterator over
+`dataset.repeat()` (a seeded `shuffle` reshuffles each repetition exactly as it reshuffles each
+new `iter()`: checked), and one iterator is what TensorFlow can checkpoint
+(`tf.train.Checkpoint(iterator=...)`): its state, shuffle buffer and seeds included, is the
+feed's `position_state()`, so N steps + save + restart + M steps == N+M steps.
+
+A pipeline TensorFlow cannot serialize (`from_generator`, `py_function`; every PyDataset) has
+`exact_position = False`: a resume at (epoch, step) draws a new pass and skips the `step`
+batches the epoch already trained, which are not the batches the interrupted run saw when the
+pipeline shuffles or is random.
+
+The interface (shared with `engine.data.BatchFeed`; engine/checkpoints.py stores the state):
+`exact_position`, `position_state() -> bytes | None`, `restore_position(state, epoch, step)`,
+and for the loop `iterator(strategy, epoch, step, end_epoch, moved=...)`, `first_batch(epoch)`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+INFINITE, UNKNOWN = -1, -2  # tf.data's cardinality codes
+
+
+class FeedError(ValueError):
+    """The pipeline cannot be fed as `fit` would; the message names the config key."""
+
+
+def _count_batches(ds) -> int:
+    """One pass, for a pipeline of unknown length (`filter`, `from_generator`): `fit` learns
+    the length at the end of its first epoch; the loop needs it at its start."""
+    import tensorflow as tf
+
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def _pack(folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(os.listdir(folder)):
+            archive.write(os.path.join(folder, name), name)
+    return buffer.getvalue()
+
+
+def _unpack(state: bytes, folder: str) -> int:
+    """The checkpoint files into `folder`; returns the stream's skip (see `_stream`)."""
+    with zipfile.ZipFile(io.BytesIO(state)) as archive:
+        for name in archive.namelist():
+            if name != "skip" and "/" not in name and not name.startswith("."):
+                with open(os.path.join(folder, name), "wb") as out:
+                    out.write(archive.read(name))
+        return int(archive.read("skip").decode("ascii"))
+
+
+class DatasetFeed:
+    """The user's tf.data pipeline, fed as `fit` feeds it, through one checkpointable iterator."""
+
+    owns_iterator = True  # the loop asks for it at each epoch and boundary, never caches it
+    batch_size = None  # the dataset batches itself
+
+    def __init__(self, dataset, *, steps_per_epoch: int | None, class_weight=None) -> None:
+        if class_weight:  # what fit's TFDatasetAdapter does: class ids to per-sample weights
+            from keras.src.trainers.data_adapters.tf_dataset_adapter import (
+                make_class_weight_map_fn,
+            )
+
+            dataset = dataset.map(make_class_weight_map_fn(class_weight))
+        self.dataset = dataset
+        cardinality = int(dataset.cardinality())
+        if cardinality == UNKNOWN:
+            cardinality = _count_batches(dataset)
+        self.batches = cardinality  # one pass; INFINITE for a repeating pipeline
+        if cardinality == 0:
+            raise FeedError("expected a dataset that yields at least one batch, received none")
+        if cardinality == INFINITE and not steps_per_epoch:
+            raise FeedError(
+                "[train].steps_per_epoch: expected a number of steps for a dataset that repeats "
+                "forever (fit needs steps_per_epoch too), received none"
+            )
+        if steps_per_epoch and cardinality != INFINITE and steps_per_epoch > cardinality:
+            raise FeedError(
+                f"[train].steps_per_epoch: expected at most {cardinality} (the dataset's "
+                f"batches per pass), received {steps_per_epoch}"
+            )
+        self.steps_per_epoch = steps_per_epoch or cardinality
+        self._it: Any = None
+        self._skip = 0  # batches the current iterator's stream skipped at its start
+        self._at: tuple[int, int] | None = None  # restore_position put the iterator here
+        self._exact: bool | None = None
+
+    # ----- the position interface ---------------------------------------------------------
+    @property
+    def exact_position(self) -> bool:
+        """Whether TensorFlow can serialize the pipeline's iterator (asked once, of a new
+        iterator that reads nothing)."""
+        if self._exact is None:
+            import tensorflow as tf
+
+            try:
+                with tempfile.TemporaryDirectory(prefix="weightwatch-it-") as tmp:
+                    tf.train.Checkpoint(iterator=iter(self.dataset)).write(f"{tmp}/it")
+                self._exact = True
+            except (tf.errors.FailedPreconditionError, tf.errors.UnimplementedError):
+                self._exact = False  # "PyFunc is stateful": a generator or py_function
+        return self._exact
+
+    def position_state(self) -> bytes | None:
+        """The iterator's checkpoint (buffers and seeds included) as bytes; None when it
+        cannot be serialized or no batch was drawn yet (then (epoch, step) is the position)."""
+        if self._it is None or not self.exact_position:
+            return None
+        import tensorflow as tf
+
+        with tempfile.TemporaryDirectory(prefix="weightwatch-it-") as tmp:
+            tf.train.Checkpoint(iterator=self._it).write(f"{tmp}/it")
+            with open(f"{tmp}/skip", "w", encoding="ascii") as out:
+                out.write(str(self._skip))
+            return _pack(tmp)
+
+    def restore_position(self, state: bytes | None, epoch: int, step: int) -> None:
+        """Before the loop goes on from (epoch, step): the saved iterator where there is one,
+        else a new pass that skips the epoch's `step` trained batches."""
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
+        if state is None or not self.exact_position:
+            self._it, self._at = self._fresh(strategy, step), (epoch, step)
+            return
+        with tempfile.TemporaryDirectory(prefix="weightwatch-it-") as tmp:
+            skip = _unpack(state, tmp)
+            it = self._fresh(strategy, skip)
+            tf.train.Checkpoint(iterator=it).read(f"{tmp}/it").assert_consumed()
+        self._it, self._at = it, (epoch, step)
+
+    # ----- the loop's side ----------------------------------------------------------------
+    def iterator(self, strategy, epoch: int, step: int, end_epoch: int, *, moved: bool = False):
+        """The one iterator; a new one only when the loop's position jumped (a load or
+        rebuild) to somewhere `restore_position` did not put it."""
+        if self._it is None or (moved and self._at != (epoch, step)):
+            self._it = self._fresh(strategy, step)
+        self._at = None
+        return self._it
+
+    def first_batch(self, epoch: int):
+        return next(iter(self.dataset.take(1)))
+
+    def _fresh(self, strategy, skip: int):
+        """A new iterator over the stream of passes, `skip` batches in."""
+        stream = self.dataset if self.batches == INFINITE else self.dataset.repeat()
+        if skip:
+            stream = stream.skip(skip)
+        self._skip = skip
+        return iter(strategy.experimental_distribute_dataset(stream))
+
+
+class PyDatasetFeed:
+    """A `keras.utils.PyDataset`, through Keras's own adapter (its workers, its shuffle of the
+    batch order, its `on_epoch_begin`/`on_epoch_end`), one pass per epoch as `fit` does.
+    Python code makes the batches, so the position is never exact."""
+
+    owns_iterator = True
+    batch_size = None
+    exact_position = False
+
+    def __init__(
+        self, py_dataset, *, steps_per_epoch: int | None, class_weight=None, shuffle: bool
+    ) -> None:
+        from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+        self.adapter = PyDatasetAdapter(py_dataset, class_weight=class_weight, shuffle=shuffle)
+        batches = py_dataset.num_batches
+        if batches is None and not steps_per_epoch:
+            raise FeedError(
+                "[train].steps_per_epoch: expected a number of steps for a PyDataset without "
+                "a length (fit needs steps_per_epoch too), received none"
+            )
+        if batches is not None and steps_per_epoch and steps_per_epoch > batches:
+            raise FeedError(
+                f"[train].steps_per_epoch: expected at most {batches} (the PyDataset's "
+                f"batches), received {steps_per_epoch}"
+            )
+        if batches == 0:
+            raise FeedError("expected a PyDataset that yields at least one batch, received none")
+        self.batches = batches
+        self.steps_per_epoch = steps_per_epoch or batches
+        # fit keeps one iterator across epochs when it is told steps_per_epoch (a new pass when
+        # one runs out); else each epoch is one pass, begun and ended on the adapter
+        self.per_pass = steps_per_epoch is None or steps_per_epoch == batches
+        ds = self.adapter.get_tf_dataset()
+        self._ds = ds if self.per_pass or batches is None else ds.repeat()
+        self._it: Any = None
+        self._epoch: int | None = None  # the epoch the iterator serves
+
+    def position_state(self) -> bytes | None:
+        return None
+
+    def restore_position(self, state: bytes | None, epoch: int, step: int) -> None:
+        """Nothing to restore: the loop's next `iterator` call (moved) starts that epoch's pass
+        again and skips the `step` trained batches."""
+        self.close()
+        self._it = None
+
+    def iterator(self, strategy, epoch: int, step: int, end_epoch: int, *, moved: bool = False):
+        same = self._epoch == epoch or not self.per_pass
+        if self._it is not None and same and not moved:
+            return self._it
+        self.close()
+        self.adapter.on_epoch_begin()
+        ds = self._ds.skip(step) if step else self._ds
+        self._it, self._epoch = iter(strategy.experimental_distribute_dataset(ds)), epoch
+        return self._it
+
+    def first_batch(self, epoch: int):
+        return next(iter(self._ds.take(1)))
+
+    def close(self) -> None:
+        """The adapter's epoch ends (its workers stop)."""
+        if self._epoch is not None:
+            self.adapter.on_epoch_end()
+            self._epoch = None
