@@ -18,7 +18,7 @@ from .callback_paths import in_run_dir
 from .config import did_you_mean, show
 from .errors import BadInput, ConfigError
 from .specs import CallbackSpec
-from .usercode import as_exception, display_path, one_line, resolve_import, said
+from .usercode import as_exception, display_path, one_line, resolve_import, resolve_values, said
 
 
 def make_entries(specs: list[CallbackSpec], file, run_dir: Path) -> list:
@@ -67,8 +67,12 @@ def make_callback(
     where = where or f"[[callbacks]][{index}]"
     cls = callback_class(spec.type, f"{where}.type", str(file), error)
     check_kwargs(cls, spec, where, str(file), error)
+    # `{ import = "module:name" }` values become the objects (the spec keeps the plain table)
+    kwargs = {
+        k: resolve_values(v, f"{where}.{k}", str(file), error=error) for k, v in spec.kwargs.items()
+    }
     try:
-        return cls(**spec.kwargs)
+        return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise error(
             f"{file}: {where}: {spec.label} rejected its arguments ({one_line(exc)})"
@@ -141,6 +145,8 @@ def _check_type(default: Any, value: Any, key: str, file: str, err: type) -> Non
     """A Keras callback stores its arguments and uses them only in a hook, mid-training
     (`patience = "five"` fails at the end of an epoch): compare with the default's type now."""
     if default is None or default is inspect.Parameter.empty or key.endswith(_STR_OR_INT):
+        return
+    if isinstance(value, dict) and "import" in value:  # an imported object: its own type
         return
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, bool):

@@ -14,11 +14,10 @@ re-exported for the tests and benchmarks that import them from here.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from .callback_paths import check_paths
 from .callbacks import make_callback
-from .compilenames import check_compile, check_optimizer, make_optimizer
+from .compilenames import check_compile, check_optimizer, check_recompile, make_optimizer
 from .datafiles import ARRAY_NAMES, Arrays, load_data
 from .errors import ConfigError, ScriptError
 from .script import Action, Script
@@ -138,7 +137,7 @@ def check_script(script: Script, config: Config) -> list[str]:
                 f'({quit_at}), received "{action.kind}"'
             )
         last_step = _check_trigger(action, last_step, config, file)
-        _check_action_args(action, file, config.run.run_dir)
+        _check_action_args(action, file, config)
         quit_at = action.where if action.kind == "quit" else None
     kinds = ", ".join(action.kind for action in script.actions)
     return [f"script: {len(script.actions)} actions ({kinds})"]
@@ -167,9 +166,10 @@ def _check_trigger(
     return trigger.value, action.where
 
 
-def _check_action_args(action: Action, file: str, run_dir: Path) -> None:
+def _check_action_args(action: Action, file: str, config: Config) -> None:
+    run_dir = config.run.run_dir
     if action.kind == "recompile":
-        check_optimizer(action.args["optimizer"], f"{action.where}.optimizer", file, ScriptError)
+        check_recompile(action.args, config, action.where, file)
     elif action.kind == "callbacks":
         at = f"{action.where}.set"  # relative paths stay inside the run directory
         check_paths(action.args["set"], run_dir, file, lambda i: f"{at}[{i}]", ScriptError)

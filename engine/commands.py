@@ -34,6 +34,16 @@ TABLES = Kind(
     lambda v: isinstance(v, list),
 )
 ANY = Kind("anything", lambda v: True)
+# A recompile takes what `[compile]` takes (compileforms.py checks the inside of a table).
+OPTIMIZER = Kind(
+    'an optimizer name such as "sgd" or a table such as {type = "SGD", momentum = 0.9}',
+    lambda v: STRING.accepts(v) or isinstance(v, dict),
+)
+RATE = Kind(
+    'a positive number or a schedule table such as {type = "ExponentialDecay", ...}',
+    lambda v: POS_NUMBER.accepts(v) or isinstance(v, dict),
+    lambda v: v if isinstance(v, dict) else float(v),
+)
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "recompile",
         "recompile",
         "recompile",
-        (Arg("optimizer", STRING, True), Arg("learning_rate", POS_NUMBER)),
+        (Arg("optimizer", OPTIMIZER), Arg("learning_rate", RATE)),
         opens_segment=True,
         logs_errors=True,
         ui=_ui(

@@ -1,123 +1,87 @@
-"""Compile names in a config or a script: the optimizer, the loss and the metrics, checked against
-what this Keras can make, with a did-you-mean. `make_optimizer` is how the session makes one too.
+"""What `[compile]` names, checked against what this Keras can make (with a did-you-mean), for
+`weightwatch check`, a script's recompile and the start of a session. The objects themselves are
+made by `compiling.py`; `make_optimizer` and `check_optimizer` keep their older call forms.
 Keras is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from .errors import BadInput, ConfigError
-from .specs import Config
-from .tomlread import did_you_mean, show  # show: a name with a newline stays on one line
-
-# Metric names that `model.compile` resolves itself (by the loss) and `keras.metrics.get` refuses.
-_COMPILE_METRICS = ("accuracy", "acc", "crossentropy", "ce")
-
-
-def _optimizer_classes() -> dict[str, type]:
-    """Every optimizer class keras.optimizers exports, by lowercase name; `get` knows only
-    some of them (Keras 3.15 exports Lamb but `get("lamb")` fails)."""
-    import keras
-
-    return {
-        n.lower(): obj
-        for n, obj in vars(keras.optimizers).items()
-        if isinstance(obj, type)
-        and issubclass(obj, keras.optimizers.Optimizer)
-        and obj is not keras.optimizers.Optimizer
-    }
+from .compileforms import key_at, optimizer_label, per_output, recompile_spec
+from .compiling import compile_kwargs
+from .compiling import make_optimizer as _make_optimizer
+from .errors import BadInput, ConfigError, ScriptError
+from .specs import CompileSpec, Config
+from .usercode import resolve_import
 
 
-def make_optimizer(name: str, learning_rate: float | None = None) -> Any:
-    """A fresh optimizer from its name (any case), as the session and the check make it.
+def make_optimizer(value: str | dict[str, Any], learning_rate: Any = None) -> Any:
+    """A fresh optimizer from its name (any case) or table, as the session makes one.
 
     Raises:
-        ValueError: no optimizer of that name can be made without arguments.
+        ValueError: no optimizer can be made from it.
     """
-    import keras
-
     try:
-        opt = keras.optimizers.get(name)
-    except (ValueError, TypeError, KeyError) as exc:  # KeyError: a wrapper without its inner one
-        cls = _optimizer_classes().get(name.lower())
-        if cls is None or not _makes_alone(cls):
-            raise ValueError(f"no Keras optimizer can be made from the name {name!r}") from exc
-        opt = cls()
-    if learning_rate is not None:
-        opt.learning_rate = learning_rate
-    return opt
+        return _make_optimizer(value, learning_rate, "optimizer", "compile", BadInput)
+    except BadInput as exc:
+        raise ValueError(f"no Keras optimizer can be made from {value!r} ({exc})") from None
 
 
-def check_optimizer(name: str, key: str, file: str, error: type[BadInput] = ConfigError) -> None:
-    """Raise `error` unless an optimizer of this name can be made."""
-    try:
-        make_optimizer(name)
-        return
-    except (ValueError, TypeError):
-        pass
-    names = [n for n, cls in _optimizer_classes().items() if _makes_alone(cls)]
-    raise error(
-        f"{file}: {key}: expected a Keras optimizer name, received {show(name)}"
-        + did_you_mean(name.lower(), names)
-    )
-
-
-_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-
-
-def _makes_alone(cls: type) -> bool:
-    """True when the class has no required argument (only those can be named)."""
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return all(p.default is not inspect.Parameter.empty or p.kind in _VARIADIC for p in params)
-
-
-def _check_name(
-    get: Callable,
-    name: str,
-    names: list[str],
-    key: str,
-    file: str,
-    what: str,
-    error: type[BadInput],
+def check_optimizer(
+    value: str | dict[str, Any], key: str, file: str, error: type[BadInput] = ConfigError
 ) -> None:
-    try:
-        if get(name) is not None:
-            return
-    except (ValueError, TypeError):
-        pass
-    raise error(
-        f"{file}: {key}: expected a Keras {what} name, received {show(name)}"
-        + did_you_mean(name, names)
-    )
+    """Raise `error` (one line naming `key`) unless this optimizer can be made."""
+    _make_optimizer(value, None, key, file, error)
+
+
+def check_recompile(args: dict[str, Any], config: Config, where: str, file: str) -> None:
+    """A script's recompile: its forms, and that the optimizer it names can be made."""
+    optimizer, rate = args.get("optimizer"), args.get("learning_rate")
+    spec = recompile_spec(config.compile, optimizer, rate, file, where, ScriptError)
+    if not spec.function:
+        at = lambda key: key_at(where, key)  # noqa: E731
+        _make_optimizer(
+            spec.optimizer,
+            spec.learning_rate,
+            at("optimizer"),
+            file,
+            ScriptError,
+            at("learning_rate"),
+        )
 
 
 def check_compile(config: Config, file: str) -> str:
-    import keras
-
+    """Make every object `[compile]` names (no model yet: the per-output names are checked when
+    the model is compiled) and say what it is in one line."""
     spec = config.compile
-    check_optimizer(spec.optimizer, "[compile].optimizer", file)
-    public = [n for n in dir(keras.losses) if not n.startswith("_")]
-    _check_name(keras.losses.get, spec.loss, public, "[compile].loss", file, "loss", ConfigError)
-    metric_names = [n for n in dir(keras.metrics) if not n.startswith("_")]
-    for i, metric in enumerate(spec.metrics, start=1):
-        if metric.lower() not in _COMPILE_METRICS:
-            _check_name(
-                keras.metrics.get,
-                metric,
-                [*metric_names, *_COMPILE_METRICS],
-                f"[compile].metrics[{i}]",
-                file,
-                "metric",
-                ConfigError,
-            )
-    lr = f" (learning rate {spec.learning_rate:g})" if spec.learning_rate else ""
-    return (
-        f"compile: {spec.optimizer}{lr}, loss {spec.loss}, "
-        f"metrics {', '.join(spec.metrics) or 'none'}"
+    if spec.function:
+        resolve_import(spec.function, "[compile].function", file)  # it runs on the model later
+        return f"compile: by {spec.function}"
+    compile_kwargs(None, spec, file)
+    return describe(spec)
+
+
+def describe(spec: CompileSpec) -> str:
+    """`compile: adam (learning rate 0.01), loss mse, metrics mae`, or with tables their type."""
+    if spec.function:
+        return f"compile: by {spec.function}"
+    rate = spec.learning_rate
+    lr = (
+        f" (learning rate {rate:g})"
+        if isinstance(rate, (int, float))
+        else (" (learning rate schedule)" if rate else "")
     )
+    opt = optimizer_label(spec) if isinstance(spec.optimizer, dict) else spec.optimizer
+    return f"compile: {opt}{lr}, loss {_names(spec.loss)}, metrics {_names(spec.metrics) or 'none'}"
+
+
+def _names(value: Any) -> str:
+    """Loss or metric forms as short names: `mse`, `BinaryCrossentropy`, `a: mse, b: mae`."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_names(v) for v in value)
+    if per_output(value):
+        return ", ".join(f"{k}: {_names(v)}" for k, v in value.items())
+    if isinstance(value, dict):
+        return str(value.get("type") or value.get("import"))
+    return "" if value is None else str(value)

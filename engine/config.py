@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .compileforms import COMPILE_KEYS, check_values, parse_class_weight, parse_compile
 from .errors import BadInput, ConfigError
 from .specs import (
     CallbackSpec,
@@ -53,9 +54,9 @@ from .usercode import check_shadowing
 SECTION_KEYS = {
     "run": ("name", "run_dir", "seed", "deterministic"),
     "model": ("builder", "params"),
-    "compile": ("optimizer", "learning_rate", "loss", "metrics"),
+    "compile": COMPILE_KEYS,
     "data": ("path", "loader", "params", "batch_size", "validation_split", "shuffle"),
-    "train": ("epochs", "steps_per_epoch"),
+    "train": ("epochs", "steps_per_epoch", "class_weight", "validation_freq"),
     "ui": ("refresh_hz", "chart_window"),
 }
 SECTIONS = ("run", "model", "compile", "data", "train", "callbacks", "ui")
@@ -145,6 +146,8 @@ def callback_spec_from_table(
             f"received {show(table)}"
         )
     reader = TableReader(table, where, str(file), error)
+    for key, value in table.items():  # `{ import = "module:name" }` values are well formed
+        check_values(value, reader.path(key), str(file), error)
     return CallbackSpec(
         type=reader.get("type", CALLBACK_TYPE),
         enabled=reader.get("enabled", BOOL, default=True),
@@ -171,18 +174,19 @@ def _model(reader: TableReader) -> ModelSpec:
     reader.check_keys(SECTION_KEYS["model"])
     return ModelSpec(
         builder=reader.get("builder", IMPORT_PATH),
-        params=reader.get("params", TABLE, default={}),
+        params=_params(reader),
     )
+
+
+def _params(reader: TableReader) -> dict[str, Any]:
+    """A `params` table: keyword arguments, `{ import = "module:name" }` values allowed."""
+    params = reader.get("params", TABLE, default={})
+    check_values(params, reader.path("params"), reader.file, reader.error)
+    return params
 
 
 def _compile(reader: TableReader) -> CompileSpec:
-    reader.check_keys(SECTION_KEYS["compile"])
-    return CompileSpec(
-        optimizer=reader.get("optimizer", STRING, default="adam"),
-        learning_rate=reader.get("learning_rate", POS_NUMBER, default=None),
-        loss=reader.get("loss", STRING),
-        metrics=reader.get("metrics", STR_LIST, default=()),
-    )
+    return parse_compile(reader)  # the grammar: compileforms.py
 
 
 def _data(reader: TableReader, folder: Path) -> DataSpec:
@@ -203,7 +207,7 @@ def _data(reader: TableReader, folder: Path) -> DataSpec:
     return DataSpec(
         path=_data_path(reader, folder) if has_path else None,
         loader=reader.get("loader", IMPORT_PATH, default=None),
-        params=reader.get("params", TABLE, default={}),
+        params=_params(reader),
         batch_size=reader.get("batch_size", POS_INT, default=32),
         validation_split=reader.get("validation_split", SPLIT, default=0.0),
         shuffle=reader.get("shuffle", BOOL, default=True),
@@ -227,6 +231,8 @@ def _train(reader: TableReader) -> TrainSpec:
     return TrainSpec(
         epochs=reader.get("epochs", POS_INT),
         steps_per_epoch=reader.get("steps_per_epoch", POS_INT, default=None),
+        class_weight=parse_class_weight(reader),
+        validation_freq=reader.get("validation_freq", POS_INT, default=1),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from .checkpoints import check_name
 from .commands import FILE_NAME, SCRIPT_COMMANDS, TABLES, script_args  # noqa: F401
+from .compileforms import recompile_forms
 from .config import callback_spec_from_table
 from .errors import CheckpointError, ScriptError
 from .tomlread import (
@@ -176,6 +177,10 @@ def _finish_args(kind: str, args: dict[str, Any], reader: TableReader, folder: P
             )
             for i, table in enumerate(args["set"], start=1)
         ]
+    elif kind == "recompile":  # what [compile] takes, checked as config.py checks it
+        recompile_forms(
+            args["optimizer"], args["learning_rate"], reader.file, reader.where, ScriptError
+        )
     elif kind == "save" and args["name"] is not None:
         try:  # the store's own rule (at most 100 characters), found now rather than mid-run
             check_name(args["name"])

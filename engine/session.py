@@ -18,6 +18,7 @@ from typing import Any
 
 from .checkpoints import CheckpointStore
 from .commands import command
+from .compileforms import constant_rate, optimizer_label
 from .events import CheckpointInfo, Event, Segment, SessionState, Status
 from .lineage import Lineage
 from .mailbox import Hold, Mailbox
@@ -62,12 +63,12 @@ class Session:
             session_step=0,
             model_step=0,
             instance=0,
-            learning_rate=config.compile.learning_rate,
+            learning_rate=constant_rate(config.compile),  # None: a default or a schedule
             steps_per_s=None,
             loss=None,
             global_norm=None,
             callbacks=tuple(config.callbacks),
-            optimizer=config.compile.optimizer,
+            optimizer=optimizer_label(config.compile),  # "SGD", not the table
         )
         self.mailbox = Mailbox(status, listener)  # the thread boundary (engine/mailbox.py)
         self._lock = self.mailbox.lock
@@ -119,7 +120,9 @@ class Session:
     def rebuild(self, seed: int | None = None) -> Future:
         return self._submit("rebuild", seed=seed)
 
-    def recompile(self, optimizer: str, learning_rate: float | None = None) -> Future:
+    def recompile(
+        self, optimizer: str | dict | None = None, learning_rate: float | dict | None = None
+    ) -> Future:
         return self._submit("recompile", optimizer=optimizer, learning_rate=learning_rate)
 
     def set_lr(self, value: float) -> Future:

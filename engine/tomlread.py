@@ -101,6 +101,11 @@ PATH = Kind(
 )
 
 
+def toml_key(key: str) -> str:
+    """A key as TOML (and messages) write it: bare when it may be, else quoted."""
+    return key if _BARE_KEY_RE.match(key) else json.dumps(key)
+
+
 class TableReader:
     """Reads typed keys from one TOML table and raises one-line errors that name the key path.
 
@@ -118,7 +123,7 @@ class TableReader:
 
     def path(self, key: str) -> str:
         """The key path of `key` in this table, as messages write it."""
-        shown = key if _BARE_KEY_RE.match(key) else json.dumps(key)
+        shown = toml_key(key)
         if not self.where:  # a section: [name], or [[name]] for an array of tables
             return f"[[{shown}]]" if isinstance(self.table.get(key), list) else f"[{shown}]"
         return f"{self.where}.{shown}" if key else self.where

@@ -150,8 +150,30 @@ def resolve_import(
     return obj
 
 
+def resolve_values(
+    value: Any, key_path: str, file: str | Path, *, error: type[BadInput] = ConfigError
+) -> Any:
+    """A keyword argument's value with every `{ import = "module:name" }` table replaced by the
+    object that name imports (lists and tables are walked); anything else is returned as is.
+    The spec keeps the plain table: this runs where the value is used (check, training thread).
+    """
+    if isinstance(value, dict):
+        if set(value) == {"import"} and isinstance(value["import"], str):
+            return resolve_import(value["import"], key_path, file, error=error)
+        return {
+            k: resolve_values(v, f"{key_path}.{k}", file, error=error) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            resolve_values(v, f"{key_path}[{i}]", file, error=error)
+            for i, v in enumerate(value, start=1)
+        ]
+    return value
+
+
 def call_user(fn: Callable, params: dict, spec: str, keys: tuple[str, str], file: str) -> Any:
     """Call a user's builder or loader; `keys` = (its key path, its params' key path)."""
+    params = resolve_values(params, keys[1], file)  # `{ import = ... }` values: the objects
     try:
         inspect.signature(fn).bind(**params)
     except TypeError as exc:
@@ -177,8 +199,9 @@ def call_builder(builder: Callable, config: Any, *, name_key: bool = False) -> A
     `ConfigError` naming the file and `[model].builder`, chained to the cause so that the dialog
     still shows the user's traceback.
     """
+    params = resolve_values(config.model.params, "[model].params", display_path(config.path))
     try:
-        return builder(**config.model.params)
+        return builder(**params)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:

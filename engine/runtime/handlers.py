@@ -18,6 +18,7 @@ import keras
 from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
 from ..commands import command
+from ..compileforms import recompile_forms, recompile_spec
 from ..errors import BadInput, CommandRejected
 from ..events import SessionState
 from ..mailbox import Command
@@ -214,19 +215,21 @@ def rebuild(ctx: Context, seed: int | None = None) -> str:
     return verdict
 
 
-def recompile(ctx: Context, optimizer: str, learning_rate: float | None = None) -> str:
-    try:
-        keras.optimizers.get(optimizer)
-    except ValueError:
-        raise BadInput(f"recompile: unknown optimizer {optimizer!r}") from None
+def recompile(ctx: Context, optimizer: Any = None, learning_rate: Any = None) -> str:
+    """Every form `[compile] optimizer` / `learning_rate` takes (plain data); neither given:
+    the config's `[compile]` afresh. What they name is made before anything changes."""
+    recompile_forms(optimizer, learning_rate, "recompile", "", BadInput)
+    spec = recompile_spec(ctx.config.compile, optimizer, learning_rate)
     st = ctx.state
+    step = st.prepare_compile(st.model, spec, file="recompile", where="", error=BadInput)
     norm = st.norm()
     if ctx.running():
         ctx.close_segment()
-    st.compile(st.model, optimizer, learning_rate)
+    step()
     ctx.loop.model_changed()  # the loop picks up the new train function at the boundary
     ctx.lineage.note("recompile")
     verdict, detail = ctx.verdict_after("recompile")
+    optimizer = spec.optimizer if optimizer is None else optimizer
     detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}
     ctx.recorder.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
     return verdict

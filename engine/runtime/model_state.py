@@ -11,10 +11,10 @@ from typing import Any
 
 import keras
 
-from ..compilenames import make_optimizer
-from ..errors import BadInput
+from ..compiling import call_function, compile_kwargs
+from ..errors import BadInput, ConfigError
 from ..probe import TelemetryProbe
-from ..specs import Config
+from ..specs import CompileSpec, Config
 from ..telemetry import TelemetryStore
 from ..usercode import call_builder, display_path
 from ..weights import fingerprint, global_norm, model_step
@@ -49,19 +49,47 @@ class ModelState:
                 f'"{self.config.model.builder}" to return a keras.Model, received a '
                 f"{type(model).__name__}"
             )
-        self.compile(model, self.config.compile.optimizer, self.config.compile.learning_rate)
+        self.prepare_compile(model, self.config.compile)()
         return model
 
-    def compile(self, model, optimizer: str, learning_rate: float | None) -> None:
-        opt = make_optimizer(optimizer, learning_rate)  # "lamb" too, which get() does not know
-        c = self.config.compile
-        if self.probe is not None and self.probe.model is model:
-            self.before_probe_change()
-            self.probe.uninstall()
-        model.compile(optimizer=opt, loss=c.loss, metrics=list(c.metrics) or None)
-        self.probe = TelemetryProbe(model)
-        self.probe_base = self.done
-        self.telemetry.set_layer_names(self.probe.layer_names)
+    def prepare_compile(
+        self,
+        model,
+        spec: CompileSpec,
+        *,
+        file: str | None = None,
+        where: str = "[compile]",
+        error: type[BadInput] = ConfigError,
+    ) -> Callable[[], None]:
+        """Make what `spec` names now (a bad form raises with nothing changed) and return the
+        step that compiles `model` with it and puts a new probe in (compiling.py: every form
+        `[compile]` takes; `function` runs in the step)."""
+        file = file or display_path(self.config.path)
+        kwargs = None if spec.function else compile_kwargs(model, spec, file, where, error)
+
+        def step() -> None:
+            if self.probe is not None and self.probe.model is model:
+                self.before_probe_change()
+                self.probe.uninstall()
+            try:
+                if kwargs is None:
+                    call_function(model, str(spec.function), file, where, error)
+                else:
+                    model.compile(**kwargs)
+            finally:  # a failed compile leaves the model as it was: it is probed again
+                self.probe = TelemetryProbe(model)
+                self.probe_base = self.done
+                self.telemetry.set_layer_names(self.probe.layer_names)
+
+        return step
+
+    def optimizer_label(self) -> str:
+        """The optimizer's class name ("Adam", not "adam_1"), "SGD (schedule)" under one."""
+        opt = getattr(self.model, "optimizer", None)
+        if opt is None:
+            return ""
+        schedule = not hasattr(getattr(opt, "_learning_rate", None), "numpy")
+        return type(opt).__name__ + (" (schedule)" if schedule else "")
 
     def replace_model(self, model) -> None:
         """A rebuilt model: a new instance, back to epoch 0 and the config's epochs."""

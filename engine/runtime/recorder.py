@@ -112,7 +112,7 @@ class Recorder:
             loss=self.last_loss,
             global_norm=self.last_norm,
             callbacks=tuple(self.dispatcher.specs),
-            optimizer=type(opt).__name__ if opt is not None else "",  # "Adam", not "adam_1"
+            optimizer=self.state.optimizer_label(),  # "Adam", not "adam_1"; "(schedule)" too
             **extra,
         )
 

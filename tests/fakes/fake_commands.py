@@ -166,15 +166,19 @@ def rebuild(f: FakeSession, seed: int | None = None) -> str:
     return verdict
 
 
-def recompile(f: FakeSession, optimizer: str, learning_rate: float | None = None) -> str:
-    if optimizer.lower() not in OPTIMIZERS:
-        raise BadInput(f"recompile: unknown optimizer {optimizer!r}")
+def recompile(f: FakeSession, optimizer: Any = None, learning_rate: Any = None) -> str:
+    # The engine's forms: a name, a {type = ...} table, or nothing (the config's own).
+    name = str(optimizer.get("type", "")) if isinstance(optimizer, dict) else optimizer
+    name = f.optimizer if name is None else name
+    if name.lower() not in OPTIMIZERS:
+        raise BadInput(f"recompile: unknown optimizer {name!r}")
     norm = f.weights.norm()
     if f.state in RUNNING_LIKE:
         f.close_segment()
-    f.optimizer = CLASS_NAMES[optimizer.lower()]
+    f.optimizer = CLASS_NAMES[name.lower()]
     f.model_step, f.weights.bump_at = 0, f.weights.trained
-    f.learning_rate = learning_rate or f.learning_rate
+    constant = isinstance(learning_rate, (int, float))  # a schedule table: no constant rate
+    f.learning_rate = learning_rate if constant else (None if learning_rate else f.learning_rate)
     f.lineage.note("recompile")
     detail = {"optimizer": optimizer, "learning_rate": learning_rate}
     verdict, detail = _start_again(f, ev.OPTIMIZER_RESET, detail)

@@ -162,7 +162,9 @@ class FakeSession:
     def rebuild(self, seed: int | None = None) -> Future:
         return self._submit("rebuild", "rebuild", seed)
 
-    def recompile(self, optimizer: str, learning_rate: float | None = None) -> Future:
+    def recompile(
+        self, optimizer: str | dict | None = None, learning_rate: float | dict | None = None
+    ) -> Future:
         return self._submit("recompile", "recompile", optimizer, learning_rate)
 
     def set_lr(self, value: float) -> Future:
