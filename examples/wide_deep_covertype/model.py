@@ -75,7 +75,8 @@ def _rows(rng, n: int):
     cover = rng.integers(0, NUM_CLASSES, size=n)
     x: dict[str, np.ndarray] = {}
     for i, name in enumerate(NUMERIC):
-        x[name] = (rng.normal(size=n) * 50 + 20 * i + 30 * cover * (i % 3 == 0)).astype("float32")
+        shift = 0.6 * cover * (i % 3 == 0)  # a few features tell the cover type
+        x[name] = (rng.normal(size=n) + shift).astype("float32")
     x["Wilderness_Area"] = ((cover + rng.integers(0, 2, size=n)) % 4).astype("int32")
     x["Soil_Type"] = ((cover * 5 + rng.integers(0, 5, size=n)) % 40).astype("int32")
     return x, cover.astype("int32")

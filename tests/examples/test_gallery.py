@@ -53,6 +53,7 @@ def example_module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"gallery_{name}", EXAMPLES / name / "model.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # tf.data and autograph look functions up by module
     spec.loader.exec_module(module)
     return module
 
