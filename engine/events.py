@@ -15,14 +15,17 @@ CONTINUED = "continued"
 RESTORED = "restored"
 RESET = "reset"
 OPTIMIZER_RESET = "optimizer_reset"
+ALTERED = "altered"  # a user's callback changed the weights between two batches
 FRESH = "fresh"  # origin of the first segment only
-VERDICTS = (CONTINUED, RESTORED, RESET, OPTIMIZER_RESET)
+VERDICTS = (CONTINUED, RESTORED, RESET, OPTIMIZER_RESET)  # the four things a person does
+ALL_VERDICTS = (*VERDICTS, ALTERED)  # and what a user's callback may do on its own
 
 VERDICT_WORDS = {
     CONTINUED: "continued: same model instance, same optimizer - training goes on",
     RESTORED: "restored: weights loaded from a checkpoint",
     RESET: "reset: new model instance, fresh weights - model step 0",
     OPTIMIZER_RESET: "optimizer_reset: weights kept, optimizer state dropped - model step 0",
+    ALTERED: "altered: a callback changed the weights between two batches",
     FRESH: "fresh: first model instance, random initial weights",
 }
 

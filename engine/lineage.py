@@ -4,13 +4,17 @@ A verdict is computed from what happened since the previous segment ended (loads
 recompiles, callback edits, folded in order) and confirmed against fingerprints: `continued` and
 `optimizer_reset` require the same weights as the previous end, `restored` requires the weights of
 the loaded checkpoint, `reset` a new model instance.
+
+`altered` is the verdict of a change nobody asked the session for: a user's callback changed the
+weights between two batches (`altered`, below). Training goes on in the same segment (it never
+stopped); the event says which callback, in which hook, and the weights it left.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .events import CONTINUED, FRESH, OPTIMIZER_RESET, RESET, RESTORED, Segment
+from .events import ALTERED, CONTINUED, FRESH, OPTIMIZER_RESET, RESET, RESTORED, Segment
 
 # A transition's verdict on its own: what its event says while training is parked. The segment
 # that opens when training starts again folds every pending transition into one (`judge`).
@@ -46,6 +50,35 @@ class Lineage:
     def verdict_alone(self, kind: str) -> str:
         """The verdict of the transition `kind` while training is parked (VERDICT_ALONE)."""
         return VERDICT_ALONE[kind]
+
+    def altered(
+        self,
+        callback: str,
+        hook: str,
+        epoch: int,
+        fingerprint: str | None,
+        best_epoch: int | None = None,
+    ) -> tuple[str, dict]:
+        """The verdict and detail of weights a user's callback changed between two batches.
+
+        `best_epoch` (1-based): the callback restored the weights of that epoch (EarlyStopping
+        with `restore_best_weights`), which the words then say."""
+        if best_epoch is not None:
+            message = (
+                f"{callback} restored the best weights at epoch {epoch} (best: epoch {best_epoch})"
+            )
+        else:
+            message = f"{callback} changed the weights in {hook} at epoch {epoch}"
+        detail = {
+            "callback": callback,
+            "hook": hook,
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "message": message,
+        }
+        if best_epoch is not None:
+            detail["best_epoch"] = best_epoch
+        return ALTERED, detail
 
     def judge(self, fingerprint: str, instance: int) -> tuple[str, dict]:
         """Fold the pending transitions into one verdict for training that starts now."""

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from . import userlog  # noqa: E402
 from .dispatcher import CallbackDispatcher  # noqa: E402
 from .events import SessionState  # noqa: E402
 from .probe import SENTINEL  # noqa: E402
@@ -28,6 +29,7 @@ from .report import build_report  # noqa: E402
 from .runlog import RunLog  # noqa: E402
 from .runtime import handlers, startup  # noqa: E402
 from .runtime.context import Context  # noqa: E402
+from .runtime.effects import Effects  # noqa: E402
 from .runtime.flow import Quit, one_line  # noqa: E402
 from .runtime.model_state import ModelState  # noqa: E402
 from .runtime.recorder import Recorder  # noqa: E402
@@ -65,6 +67,8 @@ class Trainer:
         self.feed: Any = None
         self.validation: tuple | None = None
         self.loop: Any = None  # the TrainLoop, made once the model and data are ready
+        # What the user's callbacks do to the weights and the rate (runtime/effects.py)
+        self.effects = Effects(self.mailbox, self._epochs_now)
 
     @property
     def attention(self) -> bool:
@@ -92,15 +96,17 @@ class Trainer:
 
     # ----- thread entry ------------------------------------------------------------------
     def run(self) -> None:
-        try:
-            while not self._start():  # parked in FAILED until a retry (runtime/startup.py)
-                if not startup.wait_for_retry(self.ctx):
-                    return
-            self._loop()
-        except Quit:
-            pass
-        finally:
-            self._shutdown()
+        # the user's prints and logs on this thread also go to RUN_DIR/user.log (userlog.py)
+        with userlog.capture(self.session.run_dir / "user.log"):
+            try:
+                while not self._start():  # parked in FAILED until a retry (runtime/startup.py)
+                    if not startup.wait_for_retry(self.ctx):
+                        return
+                self._loop()
+            except Quit:
+                pass
+            finally:
+                self._shutdown()
 
     def _start(self) -> bool:
         try:
@@ -167,9 +173,10 @@ class Trainer:
         finally:
             self.recorder.account_time()
         if st.epoch >= st.target_epochs:
+        self._callback_effects()  # on_train_end's (EarlyStopping's restore)
             self.finish("all epochs done")
         elif self.model.stop_training:
-            self.finish("a callback stopped training")
+            self.finish("a callback stopped training", stopped_by=loop.callbacks.stopped_by)
 
     # ----- per batch / per epoch (the loop's Driver) --------------------------------------
     def batch_done(self, batches: int) -> None:
@@ -208,6 +215,7 @@ class Trainer:
         box = self.mailbox
         self.recorder.flush()
         self._check_holds(where)
+        self._callback_effects()
         while True:
             cmd = box.pop()
             if cmd is not None:
@@ -215,6 +223,7 @@ class Trainer:
                 self.recorder.account_time()
                 handlers.apply(self.ctx, cmd)
                 continue
+                self._callback_effects()  # a joining callback's on_train_begin, say
             if box.state.parked or box.state is SessionState.FAILED:
                 self.recorder.account_time()
                 box.wait(0.5)
@@ -226,6 +235,20 @@ class Trainer:
         self.recorder.rate.start(self.done, warm_up=self.model.train_function is None)
 
     def _check_holds(self, where: str) -> None:
+    def _callback_effects(self) -> None:
+        """Record what the user's callbacks changed since the last boundary; watch the model
+        the session has now (a rebuild or recompile made new variables)."""
+        if self.model is None:
+            return
+        if self.effects.pending:
+            self.recorder.callback_effects(self.ctx.lineage, self.effects.drain())
+        self.effects.watch(self.model)
+
+    def _epochs_now(self) -> tuple[int, int]:
+        """(epoch in progress, 0-based; epochs finished): where a callback's hook ran."""
+        in_progress = self.loop.epoch if self.loop is not None else self.state.epoch
+        return in_progress, self.state.epoch
+
         box, st = self.mailbox, self.state
         hits = box.take_holds("step", st.done)
         hits += box.take_holds("epoch", st.epoch, at_start=st.step_in_epoch == 0)
@@ -272,10 +295,13 @@ class Trainer:
         self.mailbox.set_state(SessionState.PAUSED, f"diverged at step {self.done + 1}{hint}")
         self.recorder.publish()
 
-    def finish(self, reason: str) -> None:
+    def finish(self, reason: str, stopped_by: str | None = None) -> None:
         self.recorder.flush()
         self.ctx.close_segment()
-        self.recorder.record("finished", detail={"reason": reason, "epoch": self.epoch})
+        detail: dict = {"reason": reason, "epoch": self.epoch}
+        if stopped_by:  # the callback that set stop_training (at an epoch's end)
+            detail["callback"] = stopped_by
+        self.recorder.record("finished", detail=detail)
         self.mailbox.set_state(SessionState.FINISHED, reason)
         self.recorder.publish()
 
@@ -303,7 +329,9 @@ class Trainer:
             if self.loop is not None:
                 self.loop.end()  # on_train_end, once, for the callbacks still active
         finally:
+                self._callback_effects()
             box.set_state(SessionState.STOPPED, "stopped")
+            self.effects.close()
             report = build_report(s, final=final, trainer=self.recorder)
             box.set_report(report)
             self.recorder.runlog.close()

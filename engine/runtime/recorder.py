@@ -24,7 +24,7 @@ from .flow import one_line
 from .model_state import ModelState
 
 # Events after which the weights may differ from the last telemetry row.
-NORM_MARK_KINDS = ("started", "checkpoint_loaded", "rebuilt", "recompiled")
+NORM_MARK_KINDS = ("started", "checkpoint_loaded", "rebuilt", "recompiled", "weights_changed")
 
 
 class Recorder:
@@ -156,6 +156,27 @@ class Recorder:
             self.mailbox.update_status(last_verdict=verdict)
         return ev
 
+    def callback_effects(self, lineage, changes) -> None:
+        """What the user's callbacks changed since the last boundary (runtime/effects.py):
+        `weights_changed` (verdict `altered`, decided by the lineage) and `lr_changed` events,
+        each naming the callback and hook."""
+        for change, after in changes:
+            who = {"callback": change.callback, "hook": change.hook, "epoch": change.epoch}
+            if change.kind == "lr":
+                self.record("lr_changed", detail={"old": change.before, "new": after, **who})
+                self.publish(learning_rate=after)
+                continue
+            verdict, detail = lineage.altered(
+                change.callback, change.hook, change.epoch, after[1], _best_epoch(change)
+            )
+            self.record(
+                "weights_changed",
+                verdict=verdict,
+                detail=detail,
+                norm_before=change.before[0],
+                norm_after=after[0],
+            )
+
     def error(self, action: str, exc: BaseException, *, user_code: bool = False) -> Event:
         tb = "".join(traceback.format_exception(exc))
         path = self.run_dir / "errors.log"
@@ -174,3 +195,15 @@ class Recorder:
         """The run directory refused a log write (a full disk, say): say so once, train on."""
         message = f"{problem}; training goes on and the logs catch up once they can be written"
         self.record("error", detail={"action": "write", "message": message})
+
+
+def _best_epoch(change) -> int | None:
+    """EarlyStopping(restore_best_weights=True) at the end of training put back the weights of
+    its best epoch (1-based here); None for any other change."""
+    import keras
+
+    cb = change.source
+    restoring = isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights
+    if restoring and change.hook == "on_train_end" and cb.best_epoch is not None:
+        return int(cb.best_epoch) + 1
+    return None

@@ -1,0 +1,148 @@
+"""What the user's callbacks do is shown: weights they change (`weights_changed`, verdict
+`altered`), rates they change (`lr_changed` naming them), what they print (RUN_DIR/user.log)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from weightwatch.engine.config import load_config
+from weightwatch.engine.events import ALTERED
+
+from ..conftest import write_config
+from .kit import events_of, finish, started
+
+EFFECTS = """
+import logging
+
+import keras
+
+
+def loud(units=8, inputs=4):
+    print("builder says hello")
+    logging.getLogger("ww_effects").warning("builder warns")
+    return keras.Sequential([keras.Input((inputs,)),
+                             keras.layers.Dense(units, activation="relu", name="hidden"),
+                             keras.layers.Dense(1, name="out")])
+
+
+class Doubler(keras.callbacks.Callback):
+    '''Doubles every weight once, in on_train_batch_end of batch 2 of the first epoch.'''
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 0 and batch == 2:
+            print("doubling the weights")
+            self.model.set_weights([w * 2 for w in self.model.get_weights()])
+
+
+class SameWeights(keras.callbacks.Callback):
+    '''Assigns the weights the model already has: nothing changes.'''
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.set_weights(self.model.get_weights())
+"""
+
+
+def _config(tmp_path, *, builder="mlp", epochs=3, callbacks=""):
+    path = write_config(tmp_path / "cfg", epochs=epochs, extra=callbacks)
+    (path.parent / "ww_effects.py").write_text(EFFECTS)
+    if builder != "mlp":
+        text = path.read_text().replace("ww_test_models:mlp", f"ww_effects:{builder}")
+        path.write_text(text)
+    return load_config(path)
+
+
+EARLY_STOPPING = """
+[[callbacks]]
+type = "EarlyStopping"
+monitor = "loss"
+mode = "max"            # the loss falls, so for this monitor every epoch after the first is worse
+patience = 1
+restore_best_weights = true
+"""
+
+
+def test_early_stopping_restoring_the_best_weights_is_an_altered_event(tmp_path):
+    report = finish(started(_config(tmp_path, epochs=6, callbacks=EARLY_STOPPING)))
+    (changed,) = events_of(report, "weights_changed")
+    assert changed["verdict"] == ALTERED
+    detail = changed["detail"]
+    assert (detail["callback"], detail["hook"]) == ("EarlyStopping", "on_train_end")
+    # stopped at epoch 2 (1-based: patience 1 after the best, the first); put epoch 1's back
+    assert (detail["epoch"], detail["best_epoch"]) == (2, 1)
+    assert detail["message"] == "EarlyStopping restored the best weights at epoch 2 (best: epoch 1)"
+    assert changed["norm_before"] != changed["norm_after"]
+    assert changed["session_step"] == 8  # 2 epochs of 4 batches
+    # the weights it left are the ones training ended with
+    assert detail["fingerprint"] == report["final"]["fingerprint"]
+    assert changed["norm_after"] == pytest.approx(report["final"]["global_norm"])
+    (finished,) = events_of(report, "finished")
+    assert finished["detail"]["callback"] == "EarlyStopping"
+    assert finished["session_step"] == changed["session_step"]
+
+
+def test_set_weights_in_a_batch_hook_is_marked_at_that_batch(tmp_path):
+    cfg = _config(tmp_path, callbacks='[[callbacks]]\ntype = "ww_effects:Doubler"\n')
+    report = finish(started(cfg))
+    (changed,) = events_of(report, "weights_changed")
+    assert changed["verdict"] == ALTERED
+    assert changed["session_step"] == 3  # after batch 2 (the third), before the fourth
+    assert changed["detail"]["callback"] == "Doubler"
+    assert changed["detail"]["hook"] == "on_train_batch_end"
+    assert changed["detail"]["epoch"] == 1
+    assert changed["norm_after"] == pytest.approx(2 * changed["norm_before"], rel=1e-6)
+
+
+def test_a_callback_that_assigns_the_same_weights_alters_nothing(tmp_path):
+    cfg = _config(tmp_path, callbacks='[[callbacks]]\ntype = "ww_effects:SameWeights"\n')
+    report = finish(started(cfg))
+    assert events_of(report, "weights_changed") == []
+
+
+def test_reduce_lr_on_plateau_is_an_lr_changed_event_naming_it(tmp_path):
+    plateau = """
+    [[callbacks]]
+    type = "ReduceLROnPlateau"
+    monitor = "loss"
+    patience = 0
+    min_delta = 1000.0      # no epoch ever improves enough: the rate halves at each epoch end
+    factor = 0.5
+    """
+    report = finish(started(_config(tmp_path, callbacks=plateau.replace("\n    ", "\n"))))
+    changes = events_of(report, "lr_changed")
+    assert [e["session_step"] for e in changes] == [8, 12]  # epochs 2 and 3 did not improve
+    first, second = (e["detail"] for e in changes)
+    assert (first["callback"], first["hook"]) == ("ReduceLROnPlateau", "on_epoch_end")
+    assert first["old"] == pytest.approx(1e-3) and first["new"] == pytest.approx(5e-4)
+    assert second["old"] == pytest.approx(5e-4) and second["new"] == pytest.approx(2.5e-4)
+
+
+def test_user_prints_and_logs_go_to_user_log_and_other_threads_do_not(tmp_path, capsys):
+    cfg = _config(
+        tmp_path, builder="loud", callbacks='[[callbacks]]\ntype = "ww_effects:Doubler"\n'
+    )
+    s = started(cfg)
+    seen = threading.Event()
+
+    def elsewhere():
+        print("not the training thread")
+        seen.set()
+
+    threading.Thread(target=elsewhere).start()
+    assert seen.wait(10)
+    finish(s)
+    text = (s.run_dir / "user.log").read_text()
+    lines = text.splitlines()
+    assert "builder says hello" in lines
+    assert "doubling the weights" in lines  # a callback's print
+    assert any("builder warns" in line for line in lines)  # logging (Python's last resort)
+    assert "not the training thread" not in text
+    out = capsys.readouterr()
+    assert "builder says hello" in out.out  # still printed where it went before
