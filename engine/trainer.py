@@ -172,8 +172,8 @@ class Trainer:
             return
         finally:
             self.recorder.account_time()
-        if st.epoch >= st.target_epochs:
         self._callback_effects()  # on_train_end's (EarlyStopping's restore)
+        if st.epoch >= st.target_epochs:
             self.finish("all epochs done")
         elif self.model.stop_training:
             self.finish("a callback stopped training", stopped_by=loop.callbacks.stopped_by)
@@ -214,16 +214,16 @@ class Trainer:
         """Apply queued commands and holds; park while paused, holding or finished."""
         box = self.mailbox
         self.recorder.flush()
-        self._check_holds(where)
         self._callback_effects()
+        self._check_holds(where)
         while True:
             cmd = box.pop()
             if cmd is not None:
                 # what a command takes (a save, a load) is not training time
                 self.recorder.account_time()
                 handlers.apply(self.ctx, cmd)
-                continue
                 self._callback_effects()  # a joining callback's on_train_begin, say
+                continue
             if box.state.parked or box.state is SessionState.FAILED:
                 self.recorder.account_time()
                 box.wait(0.5)
@@ -234,7 +234,6 @@ class Trainer:
         # retraces the train step on the next batch, which is start-up, not speed
         self.recorder.rate.start(self.done, warm_up=self.model.train_function is None)
 
-    def _check_holds(self, where: str) -> None:
     def _callback_effects(self) -> None:
         """Record what the user's callbacks changed since the last boundary; watch the model
         the session has now (a rebuild or recompile made new variables)."""
@@ -249,6 +248,7 @@ class Trainer:
         in_progress = self.loop.epoch if self.loop is not None else self.state.epoch
         return in_progress, self.state.epoch
 
+    def _check_holds(self, where: str) -> None:
         box, st = self.mailbox, self.state
         hits = box.take_holds("step", st.done)
         hits += box.take_holds("epoch", st.epoch, at_start=st.step_in_epoch == 0)
@@ -328,10 +328,10 @@ class Trainer:
             final = self._final()
             if self.loop is not None:
                 self.loop.end()  # on_train_end, once, for the callbacks still active
-        finally:
                 self._callback_effects()
-            box.set_state(SessionState.STOPPED, "stopped")
+        finally:
             self.effects.close()
+            box.set_state(SessionState.STOPPED, "stopped")
             report = build_report(s, final=final, trainer=self.recorder)
             box.set_report(report)
             self.recorder.runlog.close()
