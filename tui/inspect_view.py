@@ -22,14 +22,16 @@ def inspect_command(run_dir: Path, as_json: bool = False) -> int:
         return 0
     print(f"run directory: {run_dir}")
     print(f"\ncheckpoints ({len(data['checkpoints'])})")
+    # names whole (a script loads them by name): the column is as wide as the longest one
+    width = max([24, *(len(c["name"]) for c in data["checkpoints"])])
     print(
-        f"  {'name':24} {'step':>7} {'epoch':>5} {'loss':>9} {'norm':>9} {'fingerprint':12} "
+        f"  {'name':{width}} {'step':>7} {'epoch':>5} {'loss':>9} {'norm':>9} {'fingerprint':12} "
         "loadable"
     )
     for c in data["checkpoints"]:
         ok = "yes" if c["loadable"] else f"NO ({c['problem']})"
         print(
-            f"  {c['name'][:24]:24} {_fmt(c['model_step']):>7} {_fmt(c['epoch']):>5} "
+            f"  {c['name']:{width}} {_fmt(c['model_step']):>7} {_fmt(c['epoch']):>5} "
             f"{_fmt(c['loss'], '.4g'):>9} {_fmt(c['global_norm'], '.4g'):>9} "
             f"{(c['fingerprint'] or '-')[:12]:12} {ok}"
         )

@@ -10,7 +10,7 @@ from weightwatch.engine.config import load_config
 from weightwatch.engine.events import ALTERED
 
 from ..conftest import write_config
-from .kit import events_of, finish, started
+from .kit import T, events_of, finish, held_at, started
 
 EFFECTS = """
 import logging
@@ -146,3 +146,22 @@ def test_user_prints_and_logs_go_to_user_log_and_other_threads_do_not(tmp_path, 
     assert "not the training thread" not in text
     out = capsys.readouterr()
     assert "builder says hello" in out.out  # still printed where it went before
+
+
+def test_inspect_prints_whole_checkpoint_names_and_what_a_callback_altered(tmp_path, capsys):
+    from weightwatch.tui.inspect_view import inspect_command
+
+    name = "after-the-warm-up-of-the-first-epoch-with-adam-lr-1e-3-seed5"
+    assert len(name) == 60
+    s = started(_config(tmp_path, epochs=6, callbacks=EARLY_STOPPING), hold=2)
+    held_at(s, 2)
+    s.save(name).result(T)
+    finish(s)
+    capsys.readouterr()
+    assert inspect_command(s.run_dir) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (row,) = [line for line in lines if line.strip().startswith(name)]
+    assert row.split()[:3] == [name, "2", "0"]  # name, model step, epoch: columns kept apart
+    (altered,) = [line for line in lines if "weights_changed" in line]
+    assert "-> altered" in altered
+    assert "EarlyStopping restored the best weights at epoch 2 (best: epoch 1)" in altered
