@@ -72,6 +72,10 @@ def plain_keras_model(name: str):
     return model
 
 
+def enabled_types(tables: list[dict]) -> list[str]:
+    return [t["type"] for t in tables if t.get("enabled", True)]
+
+
 def test_the_gallery_has_eight_examples_each_with_its_files_and_a_readme_line():
     assert len(NAMES) >= 8
     readme = (EXAMPLES / "README.md").read_text()
@@ -96,6 +100,7 @@ def test_weightwatch_check_accepts_the_example_and_its_script(name, tmp_path):
 def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp_path):
     import json
 
+    import keras
     from weightwatch.engine.weights import fingerprint
 
     folder, run, report_path = EXAMPLES / name, tmp_path / "run", tmp_path / "report.json"
@@ -121,6 +126,11 @@ def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp
     assert [s["origin"] for s in segs] == ORIGINS
     assert [s["instance"] for s in segs] == [1, 1, 2, 2, 2]
     fresh, continued, reset, restored, recompiled = segs
+    config = tomllib.loads((folder / "config.toml").read_text())
+    script = tomllib.loads((folder / "script.toml").read_text())
+    edit = next(a for a in script["action"] if a["do"] == "callbacks")
+    assert fresh["callbacks"] == enabled_types(config.get("callbacks", []))
+    assert continued["callbacks"] == enabled_types(edit["set"]) == recompiled["callbacks"]
     assert continued["start_fingerprint"] == fresh["end_fingerprint"]  # the same weights go on
     assert reset["start_fingerprint"] != continued["end_fingerprint"]
     assert reset["start_model_step"] == 0 and recompiled["start_model_step"] == 0
@@ -132,7 +142,12 @@ def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp
     assert restored["start_model_step"] == saved["mid"]["model_step"] > 0
     assert saved["final"]["fingerprint"] == report["final"]["fingerprint"]
 
-    # Plain Keras, no weightwatch in between: the files hold exactly the reported weights.
+    # Plain Keras, no weightwatch in between. The same seed builds the weights the run started
+    # from, and the rebuild ("reset") went back to exactly those:
+    keras.utils.set_random_seed(config["run"]["seed"])
+    assert fingerprint(plain_keras_model(name)) == fresh["start_fingerprint"]
+    assert reset["start_fingerprint"] == fresh["start_fingerprint"]
+    # ... and the files hold exactly the reported weights.
     for checkpoint in saved.values():
         model = plain_keras_model(name)
         model.load_weights(checkpoint["path"])
