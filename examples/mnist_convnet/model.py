@@ -2,9 +2,9 @@
 
 The original trains two Conv2D/MaxPooling2D blocks, Dropout(0.5) and a softmax head on MNIST
 with `categorical_crossentropy`, Adam and `validation_split=0.1`. Here the images are synthetic
-(each class a fixed blurred stroke pattern plus noise), small enough to train in seconds, and a
-`LearningRateScheduler` (a plain function, given to the config by `{ import = ... }`) halves the
-learning rate after the first epoch.
+(each class a fixed random pattern of lit pixels plus noise), small enough to train in seconds,
+and a `LearningRateScheduler` (a plain function, given to the config by `{ import = ... }`)
+halves the learning rate after the first epoch.
 """
 
 from __future__ import annotations
