@@ -18,7 +18,7 @@ from pathlib import Path
 from .atomic import TEMP_PREFIX, commit, fsync_dir, os_reason, write_json
 from .errors import CheckpointError
 from .events import CheckpointInfo
-from .h5files import h5_layout, nonfinite_dataset, nonfinite_problem
+from .h5files import RECORD_PREFIX, h5_layout, nonfinite_dataset, nonfinite_problem
 from .h5files import problem as _problem
 from .manifest import (
     FORMAT,
@@ -31,6 +31,7 @@ from .manifest import (
     own_file_name,
     read_manifest,
 )
+from .resume import agree, checked_record, position
 
 __all__ = ["FORMAT", "NAME_RE", "OWN_SUFFIX", "CheckpointStore", "check_name", "h5_layout"]
 NONFINITE_WARNING = "weights hold NaN/inf"
@@ -113,6 +114,7 @@ class CheckpointStore:
             global_norm=m.get("global_norm"),
             fingerprint=m.get("fingerprint"),
             has_optimizer=m.get("has_optimizer"),
+            data_exact=m.get("data_exact"),
             created=m.get("created"),
             size=m.get("size"),
             loadable=(problem is None) if verify else None,
@@ -183,8 +185,11 @@ class CheckpointStore:
         )
 
     # ----- saving (training thread) ----------------------------------------------------------
-    def save(self, model, name: str, meta: dict) -> tuple[CheckpointInfo, str | None]:
-        """Write weights + built optimizer state, then the manifest; atomic at each step.
+    def save(
+        self, model, name: str, meta: dict, resume: dict | None = None
+    ) -> tuple[CheckpointInfo, str | None]:
+        """Write weights + built optimizer state (+ the resume record, engine/resume.py, that
+        lets `--from` resume from the file anywhere), then the manifest; atomic at each step.
 
         Returns the checkpoint and a warning (the weights hold NaN/inf) or None. The file is
         built in memory and written with plain Python I/O: HDF5 itself never writes to disk, so
@@ -194,7 +199,7 @@ class CheckpointStore:
 
         check_name(name)
         ensure_optimizer_built(model)
-        data, finite = weights_h5_bytes(model)
+        data, finite = weights_h5_bytes(model, resume)
         sha = _sha256(data)
         final = self.dir / own_file_name(name, sha)
         temp = self.dir / f"{TEMP_PREFIX}{name}.{uuid.uuid4().hex[:8]}.weights.h5"
@@ -237,12 +242,15 @@ class CheckpointStore:
 
     # ----- loading (training thread) ---------------------------------------------------------
     def load(self, model, ref: str) -> tuple[CheckpointInfo, dict | None, bool]:
-        """Load all-or-nothing. Returns (info, manifest or None, optimizer state restored?).
+        """Load all-or-nothing. Returns (info, position or None, optimizer state restored?).
 
-        The manifest was checked when it was read; the file's hash, every dataset's shape (against
-        the live model), its values (no NaN/inf) and the RNG states' shapes are checked before
-        anything is assigned. If Keras still fails half-way, every variable is put back, so on
-        any error the model's fingerprint is unchanged.
+        The position is where the checkpoint stood: {epoch, step_in_epoch, data_exact,
+        data_state, seed}, from the file's own resume record (so a file from anywhere resumes
+        where it was saved), else from this store's manifest, else None (a plain Keras file).
+        The manifest and the record were checked when read; the file's hash, every dataset's
+        shape (against the live model), its values (no NaN/inf) and the RNG states' shapes are
+        checked before anything is assigned. If Keras still fails half-way, every variable is
+        put back, so on any error the model's fingerprint is unchanged.
         """
         path, manifest = self.resolve(ref)
         label = path.name
@@ -256,9 +264,14 @@ class CheckpointStore:
         problem = _problem(path, manifest["sha256"] if manifest else None, scan=False)
         if problem:
             raise CheckpointError(f"{label}: {problem}")
+        record = checked_record(path, label)
+        if record and manifest:
+            agree(manifest, record, label)
         with_optimizer = self._check_layout(model, path, label)
-        self._check_values(model, path, label, manifest)
-        self._assign(model, path, label, manifest)
+        rng = record["rng"] if record else (manifest or {}).get("rng")
+        self._check_values(model, path, label, rng, "resume record" if record else "manifest")
+        wanted = (manifest or {}).get("fingerprint") or (record or {}).get("fingerprint")
+        self._assign(model, path, label, rng, wanted)
         info = (
             self.info_from_manifest(manifest)
             if manifest
@@ -266,13 +279,13 @@ class CheckpointStore:
                 name=str(path), path=str(path), source="file", has_optimizer=with_optimizer
             )
         )
-        return info, manifest, with_optimizer
+        return info, position(record or manifest), with_optimizer
 
     def _check_layout(self, model, path: Path, label: str) -> bool:
         from .weights import ensure_optimizer_built, weights_layout
 
         ensure_optimizer_built(model)
-        have = h5_layout(path)
+        have = {k: v for k, v in h5_layout(path).items() if not k.startswith(RECORD_PREFIX)}
         want = weights_layout(model)
         for key in sorted(k for k in want if not k.startswith("optimizer/")):
             if key not in have:
@@ -294,7 +307,7 @@ class CheckpointStore:
         opt_want = {k: tuple(v) for k, v in want.items() if k.startswith("optimizer/")}
         return bool(opt_have) and opt_have == opt_want
 
-    def _check_values(self, model, path: Path, label: str, manifest: dict | None) -> None:
+    def _check_values(self, model, path: Path, label: str, rng, where: str) -> None:
         """No NaN/inf in the file (its shapes fit the model, so reading it all is bounded), and
         RNG states that fit the model's: found now, not after the weights were assigned."""
         import numpy as np
@@ -309,16 +322,15 @@ class CheckpointStore:
             ) from None
         if bad:
             raise CheckpointError(f"{label}: {nonfinite_problem(bad)}; the model is unchanged")
-        rng = manifest.get("rng") if manifest else None
         if rng is not None:
             shapes = [tuple(v.shape) for v in rng_variables(model)]
             if [np.shape(s) for s in rng] != shapes:
                 raise CheckpointError(
-                    f"{label}: manifest damaged: rng: {len(rng)} states that do not fit the "
+                    f"{label}: {where} damaged: rng: {len(rng)} states that do not fit the "
                     f"model's {len(shapes)} (shapes {shapes}); the model is unchanged"
                 )
 
-    def _assign(self, model, path: Path, label: str, manifest: dict | None) -> None:
+    def _assign(self, model, path: Path, label: str, rng, wanted: str | None) -> None:
         import warnings
 
         from .weights import fingerprint, restore, rng_variables, snapshot
@@ -328,15 +340,13 @@ class CheckpointStore:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # optimizer mismatch is reported by us instead
                 model.load_weights(str(path))
-            if manifest and manifest.get("rng") is not None:
-                for v, state in zip(rng_variables(model), manifest["rng"], strict=True):
+            if rng is not None:
+                for v, state in zip(rng_variables(model), rng, strict=True):
                     v.assign(state)
-            if (
-                manifest
-                and manifest.get("fingerprint")
-                and fingerprint(model) != manifest["fingerprint"]
-            ):
-                raise CheckpointError(f"{label}: weights do not match the manifest's fingerprint")
+            if wanted and fingerprint(model) != wanted:
+                raise CheckpointError(
+                    f"{label}: weights do not match the fingerprint saved with them"
+                )
         except Exception as e:
             restore(snap)
             if isinstance(e, CheckpointError):

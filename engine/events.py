@@ -114,6 +114,7 @@ class CheckpointInfo:
     global_norm: float | None = None
     fingerprint: str | None = None
     has_optimizer: bool | None = None
+    data_exact: bool | None = None  # False: a resume starts the epoch's data from its start
     created: float | None = None  # unix time
     size: int | None = None
     loadable: bool | None = None

@@ -98,14 +98,15 @@ class DatasetFeed:
     # ----- the position interface ---------------------------------------------------------
     @property
     def exact_position(self) -> bool:
-        """Whether TensorFlow can serialize the pipeline's iterator (asked once, of a new
-        iterator that reads nothing)."""
+        """Whether TensorFlow can serialize the pipeline (what an iterator checkpoint writes).
+        Asked of the graph, not of a new iterator: each `iter()` of a reshuffling dataset
+        draws its next seeds, which shifted every later epoch's order by one pass."""
         if self._exact is None:
             import tensorflow as tf
 
             try:
-                with tempfile.TemporaryDirectory(prefix="weightwatch-it-") as tmp:
-                    tf.train.Checkpoint(iterator=iter(self.dataset)).write(f"{tmp}/it")
+                fail = tf.data.experimental.ExternalStatePolicy.FAIL
+                self.dataset._as_serialized_graph(external_state_policy=fail)
                 self._exact = True
             except (tf.errors.FailedPreconditionError, tf.errors.UnimplementedError):
                 self._exact = False  # "PyFunc is stateful": a generator or py_function

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .atomic import sha256_file
+from .resume import ResumeProblem, read_resume
 
 BLOCK = 1 << 24  # bytes of one dataset read at a time while looking for NaN/inf
+RECORD_PREFIX = "weightwatch/"  # the resume record's datasets (engine/resume.py), not weights
 
 
 def h5_layout(path: Path) -> dict[str, tuple]:
@@ -66,9 +68,14 @@ def problem(path: Path, sha: str | None, *, scan: bool = True) -> str | None:
         return "file changed since it was saved (SHA-256 mismatch)"
     try:
         layout = h5_layout(path)
-        if not any(k.startswith("layers/") or k.startswith("vars/") for k in layout):
+        # Sequential and functional models keep weights under layers/; a subclassed model
+        # under its attribute names (hidden/vars/0): anything but the optimizer and our record
+        if not any(not k.startswith(("optimizer/", RECORD_PREFIX)) for k in layout):
             return "holds no model weights"
         bad = nonfinite_dataset(path, limit_bytes=path.stat().st_size) if scan else None
+        read_resume(path)
+    except ResumeProblem as e:
+        return f"resume record damaged: {e}"
     except Exception:  # OSError mostly; a crafted file may make h5py raise anything
         return "not a readable HDF5 file (truncated or corrupt)"
     return nonfinite_problem(bad) if bad else None

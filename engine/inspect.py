@@ -32,6 +32,7 @@ def inspect_run(run_dir: Path) -> dict:
                 "global_norm": c.global_norm,
                 "fingerprint": c.fingerprint,
                 "has_optimizer": c.has_optimizer,
+                "data_exact": c.data_exact,  # False: a resume starts the epoch's data again
                 "created": c.created,
                 "loadable": bool(c.loadable),
                 "problem": c.problem,

@@ -113,6 +113,7 @@ def check_manifest(m: object, stem: str) -> dict:
     _optional(m, "fingerprint", lambda v: isinstance(v, str) and HEX64.match(v), "64 hex digits")
     _optional(m, "has_optimizer", lambda v: isinstance(v, bool), "true or false")
     _optional(m, "weights_finite", lambda v: isinstance(v, bool), "true or false")
+    _optional(m, "data_exact", lambda v: isinstance(v, bool), "true or false")
     _optional(m, "optimizer", lambda v: isinstance(v, str), "a name")
     _optional(m, "rng", _check_rng, "a list of RNG states (lists of whole numbers)")
     return m

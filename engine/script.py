@@ -168,6 +168,23 @@ def _trigger(reader: TableReader) -> Trigger | None:
     return Trigger(present[0], reader.get(present[0], INT_GE0))  # type: ignore[arg-type]
 
 
+def find_load_file(ref: str, run_dir: Path, config_folder: Path) -> str:
+    """Where a script's `load` of a relative path finds its file: in the run directory (a file
+    the user's own ModelCheckpoint wrote there), then in the config's folder, as the picker
+    lists them, so that a script works wherever it is run from. An absolute path, a name
+    found nowhere, or a checkpoint name is returned as written (the picker then names it or
+    says why it will not load). The path comes from the script (the user's own input), never
+    from a file in the run directory."""
+    path = Path(ref).expanduser()
+    if path.is_absolute() or "\0" in ref:
+        return ref
+    for folder in (Path(run_dir), Path(config_folder)):
+        candidate = folder / path
+        if candidate.is_file():
+            return str(candidate.absolute())
+    return ref
+
+
 def _finish_args(kind: str, args: dict[str, Any], reader: TableReader, folder: Path) -> dict:
     """Turn checked raw values into what the runner uses: callback specs, absolute paths."""
     if kind == "callbacks":

@@ -112,7 +112,7 @@ class Trainer:
         try:
             self.feed, self.validation = startup.prepare(self.ctx)
             self.recorder.steps_per_epoch = self.feed.steps_per_epoch
-            startup.begin(self.ctx)
+            startup.begin(self.ctx, self.feed)
             self.loop = self.ctx.loop = self._make_loop()
             self.mailbox.set_state(SessionState.RUNNING)
             self.recorder.publish()

@@ -87,9 +87,10 @@ def _keras_store():
     return saving_lib
 
 
-def weights_h5_bytes(model) -> tuple[memoryview, bool]:
+def weights_h5_bytes(model, resume: dict | None = None) -> tuple[memoryview, bool]:
     """The bytes `model.save_weights` would write, built in memory, and whether every float
-    value in them is finite."""
+    value in them is finite. With `resume`, the file also carries that resume record
+    (engine/resume.py), in a group plain Keras does not read."""
     import io
 
     from keras.src import backend
@@ -112,6 +113,10 @@ def weights_h5_bytes(model) -> tuple[memoryview, bool]:
         saving_lib._save_state(
             model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set()
         )
+        if resume is not None:
+            from .resume import write_resume
+
+            write_resume(store.h5_file, resume)
     finally:
         store.close()
     return buffer.getbuffer(), finite[0]

@@ -301,7 +301,11 @@ class ScriptRunner:
             if checkpoint in names
             else (paths.index(checkpoint) if checkpoint in paths else None)
         )
-        if index is None:
+        if index is None:  # a relative path: the run directory, then the config's folder
+            from weightwatch.engine.script import find_load_file
+
+            where = (self.session.run_dir, self.session.config.folder)
+            checkpoint = find_load_file(checkpoint, *where)
             await self.paste_into(picker.query_one("#load-path", Input), checkpoint)
         else:
             picker.query_one(OptionList).focus()

@@ -27,6 +27,8 @@ from ..weights import rng_variables
 from .context import RUNNING_LIKE, Context
 from .flow import Quit, one_line
 
+START_OF_EPOCH = "start of epoch"  # what a checkpoint of a feed that cannot save its place says
+
 
 def apply(ctx: Context, cmd: Command) -> None:
     """Run one command and resolve its future."""
@@ -146,24 +148,51 @@ def save(ctx: Context, name: str | None = None) -> Any:
         "optimizer": st.model.optimizer.name,
         "rng": [v.numpy().tolist() for v in rng_variables(st.model)],
     }
-    info, warning = ctx.store.save(st.model, name, meta)
+    resume, exact = _resume_record(ctx, meta)
+    meta["data_exact"] = exact
+    info, warning = ctx.store.save(st.model, name, meta, resume)
     detail = {"name": info.name, "path": info.path, "fingerprint": fp, "epoch": st.epoch}
+    if not exact:
+        detail["data_position"] = START_OF_EPOCH
     if warning:  # saved (the user asked), but it will not load: say so where it is shown
         detail["warning"] = warning
     ctx.recorder.record("checkpoint_saved", detail=detail)
     return info
 
 
-def load_checkpoint(ctx: Context, ref: str) -> tuple[Any, bool, float]:
-    """Assign a checkpoint's weights (all or nothing) and take its position."""
+def _resume_record(ctx: Context, meta: dict) -> tuple[dict, bool]:
+    """What the file itself carries so that `--from` resumes from it anywhere (engine/resume.py),
+    and whether the feed's position is exact (else a resume starts the epoch's data again)."""
+    from ..resume import numerics
+
+    feed: Any = ctx.loop.feed if ctx.loop is not None else None
+    exact = bool(getattr(feed, "exact_position", True))
+    state = feed.position_state() if exact and hasattr(feed, "position_state") else None
+    record = {k: meta[k] for k in ("epoch", "step_in_epoch", "model_step", "seed", "fingerprint")}
+    record |= numerics() | {"deterministic": bool(ctx.config.run.deterministic)}
+    record |= {"data_exact": exact, "rng": meta["rng"], "data_state": state}
+    return record, exact
+
+
+def load_checkpoint(ctx: Context, ref: str, feed: Any = None) -> tuple[Any, bool, float, bool]:
+    """Assign a checkpoint's weights (all or nothing) and take its position: the epoch, the step
+    in it and the feed's data position (`feed`: the loop's unless given). The last value: is the
+    data position exact (False: the epoch's data starts again from its beginning)?"""
     st = ctx.state
     norm = st.norm()
-    info, manifest, with_opt = ctx.store.load(st.model, ref)
-    if manifest is not None:  # checked (whole numbers >= 0) before anything was assigned
-        st.epoch = st.epoch if manifest.get("epoch") is None else manifest["epoch"]
-        st.step_in_epoch = manifest.get("step_in_epoch") or 0
+    info, where, with_opt = ctx.store.load(st.model, ref)
+    exact = True
+    if where is not None:  # checked (whole numbers >= 0) before anything was assigned
+        st.epoch = st.epoch if where["epoch"] is None else where["epoch"]
+        st.step_in_epoch = where["step_in_epoch"]
+        feed = feed if feed is not None else getattr(ctx.loop, "feed", None)
+        exact = where["data_exact"] and bool(getattr(feed, "exact_position", True))
+        if hasattr(feed, "restore_position"):
+            feed.restore_position(
+                where["data_state"] if exact else None, st.epoch, st.step_in_epoch
+            )
     ctx.lineage.note("load", checkpoint=info.name, optimizer_restored=with_opt)
-    return info, with_opt, norm
+    return info, with_opt, norm, exact
 
 
 def _model_changed(ctx: Context, model=None) -> None:
@@ -179,7 +208,7 @@ def load(ctx: Context, ref: str) -> Any:
     # The segment closes only once the load has happened: a refused file changes nothing, and
     # training goes on in the same segment. Its end is the weights from before the load.
     end = ctx.state.fingerprint() if ctx.running() else None
-    info, with_opt, norm = load_checkpoint(ctx, ref)
+    info, with_opt, norm, exact = load_checkpoint(ctx, ref)
     if end is not None:
         ctx.close_segment(end)
     _model_changed(ctx)
@@ -190,6 +219,8 @@ def load(ctx: Context, ref: str) -> Any:
         "epoch": ctx.state.epoch,
         "fingerprint": ctx.state.fingerprint(),
     }
+    if not exact:
+        detail["data_position"] = START_OF_EPOCH
     verdict, more = ctx.verdict_after("load")
     detail = {**detail, **more}
     ctx.recorder.record("checkpoint_loaded", verdict=verdict, norm_before=norm, detail=detail)

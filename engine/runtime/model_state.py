@@ -18,6 +18,7 @@ from ..specs import CompileSpec, Config
 from ..telemetry import TelemetryStore
 from ..usercode import call_builder, display_path
 from ..weights import fingerprint, global_norm, model_step
+from .building import build_unbuilt
 
 
 class ModelState:
@@ -37,6 +38,8 @@ class ModelState:
         self.target_epochs = config.train.epochs
         # The recorder's flush: the probe's rows are read out before it is replaced.
         self.before_probe_change: Callable[[], None] = lambda: None
+        # One batch's structure (runtime/building.py), set by start-up once the feed exists.
+        self.batch_source: Callable[[], Any] | None = None
 
     def build_model(self, seed: int, *, name_key: bool = False):
         """A new model from the user's builder, compiled; the current one is left as it is."""
@@ -49,6 +52,8 @@ class ModelState:
                 f'"{self.config.model.builder}" to return a keras.Model, received a '
                 f"{type(model).__name__}"
             )
+        # an unbuilt (subclassed) model is built now: its weights are read before fit would
+        build_unbuilt(model, self.batch_source() if self.batch_source else None)
         self.prepare_compile(model, self.config.compile)()
         return model
 

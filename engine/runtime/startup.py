@@ -12,6 +12,7 @@ the retry starts fresh.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
@@ -24,9 +25,10 @@ from ..mailbox import Command
 from ..restart import RETRY_HINT, raised_by_user_code, reload_user_modules
 from ..trial import check_val_shapes
 from ..usercode import display_path, ensure_on_path, resolve_import
+from .building import batch_structure
 from .context import Context
 from .flow import one_line
-from .handlers import load_checkpoint
+from .handlers import START_OF_EPOCH, load_checkpoint
 
 
 def fix_numerics() -> None:
@@ -62,6 +64,7 @@ def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
         steps_per_epoch=cfg.train.steps_per_epoch,
     )
     st = ctx.state
+    st.batch_source = partial(batch_structure, feed)  # builds an unbuilt model (building.py)
     st.builder = resolve_import(cfg.model.builder, "[model].builder", file)
     check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
     st.model = st.build_model(cfg.run.seed, name_key=True)
@@ -71,12 +74,14 @@ def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
     return feed, ((xv, yv) if xv is not None else None)
 
 
-def begin(ctx: Context) -> None:
-    """The first segment (from `--from`'s checkpoint if given) and the `started` event."""
-    origin = "fresh"
+def begin(ctx: Context, feed=None) -> None:
+    """The first segment (from `--from`'s checkpoint if given: its epoch, step, RNG and the
+    `feed`'s data position, carried in the file itself) and the `started` event."""
+    origin, more = "fresh", {}
     if ctx.from_checkpoint:
-        load_checkpoint(ctx, ctx.from_checkpoint)
+        *_, exact = load_checkpoint(ctx, ctx.from_checkpoint, feed)
         origin = "restored"
+        more = {} if exact else {"data_position": START_OF_EPOCH}
     ctx.open_segment(origin)
     ctx.recorder.record(
         "started",
@@ -88,6 +93,7 @@ def begin(ctx: Context) -> None:
             "from": ctx.from_checkpoint,
             "run_dir": str(ctx.run_dir),
             "callback_paths": recorded_paths(ctx.config.callbacks, ctx.run_dir),
+            **more,
         },
     )
 

@@ -27,11 +27,14 @@ def event_rows(event: ev.Event) -> list[tuple[str, str]]:
         ("norm before", number(event.norm_before)),
         ("norm after", number(event.norm_after)),
     ]
+    detail = {k: v for k, v in event.detail.items() if k != "data_position"}
+    if event.detail.get("data_position"):  # a feed that could not save its place says so
+        rows.append(("data position", str(event.detail["data_position"])))
     rows = [(f"{key:<{KEY_WIDTH}}", value) for key, value in rows]
-    if event.detail:
+    if detail:
         rows += [("", ""), ("detail", "")]
-    width = max([KEY_WIDTH - 2, *(len(str(key)) + 2 for key in event.detail)])
-    for key, value in event.detail.items():
+    width = max([KEY_WIDTH - 2, *(len(str(key)) + 2 for key in detail)])
+    for key, value in detail.items():
         text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
         rows.append((f"  {key:<{width}}", str(text)))
     return rows

@@ -69,6 +69,7 @@ def preview(info: CheckpointInfo, now: float) -> str:
         f"weight norm    {_fmt(info.global_norm, '.4g')}",
         f"saved          {age(now - info.created) if info.created else '?'}",
         f"optimizer in?  {optimizer}",
+        *(["data position  start of epoch"] if info.data_exact is False else []),
         f"fingerprint    {(info.fingerprint or '?')[:16]}",
         f"path           {info.path}",
     ]
