@@ -61,19 +61,19 @@ class Lineage:
     ) -> tuple[str, dict]:
         """The verdict and detail of weights a user's callback changed between two batches.
 
-        `best_epoch` (1-based): the callback restored the weights of that epoch (EarlyStopping
-        with `restore_best_weights`), which the words then say."""
+        `epoch` (1-based) is the epoch the hook ran in, for the words; `best_epoch` (1-based):
+        the callback restored the weights of that epoch (EarlyStopping with
+        `restore_best_weights`), which the words then say."""
         if best_epoch is not None:
             message = (
                 f"{callback} restored the best weights at epoch {epoch} (best: epoch {best_epoch})"
             )
         else:
             message = f"{callback} changed the weights in {hook} at epoch {epoch}"
-        detail = {
+        detail: dict = {
             "callback": callback,
             "hook": hook,
             "fingerprint": fingerprint,
-            "epoch": epoch,
             "message": message,
         }
         if best_epoch is not None:

@@ -243,10 +243,12 @@ class Trainer:
             self.recorder.callback_effects(self.ctx.lineage, self.effects.drain())
         self.effects.watch(self.model)
 
-    def _epochs_now(self) -> tuple[int, int]:
-        """(epoch in progress, 0-based; epochs finished): where a callback's hook ran."""
-        in_progress = self.loop.epoch if self.loop is not None else self.state.epoch
-        return in_progress, self.state.epoch
+    def _epochs_now(self) -> tuple[int, int, int]:
+        """(epoch in progress, 0-based; epochs finished; batches done in the epoch): where a
+        callback's hook ran."""
+        st = self.state
+        in_progress = self.loop.epoch if self.loop is not None else st.epoch
+        return in_progress, st.epoch, st.step_in_epoch
 
     def _check_holds(self, where: str) -> None:
         box, st = self.mailbox, self.state

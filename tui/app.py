@@ -35,6 +35,8 @@ from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.commands import CommandsMixin
 from weightwatch.tui.screens.dashboard import DashboardScreen
 from weightwatch.tui.widgets.chart_view import CHART_BINDINGS
+from weightwatch.tui.widgets.log_pane import BINDING as USER_LOG_BINDING
+from weightwatch.tui.widgets.log_pane import UserLogPane
 
 # The modal screens are imported where they open, not here: ~45 ms less before the first frame
 # (docs/performance.md). The first dialog of a session opens that much later, once.
@@ -82,6 +84,7 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
             id="quit.ctrl_q",
         ),
         *CHART_BINDINGS,
+        USER_LOG_BINDING,
     ]
 
     class EventRecorded(Message):
@@ -222,6 +225,11 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
                 self.notify(str(worker.error), title=worker.name, severity="error")
             else:
                 self.push_screen(ErrorScreen(f"{worker.name}: internal error", worker.error))
+
+    def action_toggle_user_log(self) -> None:
+        """`u`: show or hide what the user's code printed (RUN_DIR/user.log), below the events."""
+        for pane in self.dashboard.query(UserLogPane):
+            pane.toggle()
 
     # -- quitting -----------------------------------------------------------------------------
 

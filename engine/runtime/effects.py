@@ -41,6 +41,7 @@ class Change:
     callback: str
     hook: str
     epoch: int  # 1-based: the epoch the hook ran in (on_train_end: the last one trained)
+    where: dict  # the event's `epoch` (epochs done) and, for a batch hook, `step_in_epoch`
     before: Any  # weights: (norm, fingerprint); lr: the old rate
     source: Any = field(default=None, repr=False)  # the callback object (for its words)
 
@@ -50,7 +51,8 @@ class Effects:
 
     def __init__(self, mailbox, epoch_of) -> None:
         self.mailbox = mailbox
-        self.epoch_of = epoch_of  # () -> (epoch in progress 0-based, finished epochs)
+        # () -> (epoch in progress 0-based, epochs finished, batches done in the epoch)
+        self.epoch_of = epoch_of
         self.model: Any = None
         self.pending: list[Change] = []
         self.seen: set[tuple[str, str, int]] = set()  # batch-level changes: once per epoch
@@ -89,23 +91,27 @@ class Effects:
             old = float(variable.numpy())
             new = float(keras.ops.convert_to_numpy(value))
             if old != new and not any(c.kind == "lr" and c.callback == name for c in self.pending):
-                self.pending.append(Change("lr", name, hook, self._epoch(hook), old, cb))
+                self.pending.append(Change("lr", name, hook, *self._where(hook), old, cb))
                 self.mailbox.attention = True
             return
         if any(c.kind == "weights" and c.callback == name and c.hook == hook for c in self.pending):
             return  # the same change, its next variable
-        epoch = self._epoch(hook)
+        epoch, where = self._where(hook)
         if "batch" in hook:
             if (name, hook, epoch) in self.seen:
                 return  # a callback that edits every batch: once per epoch is enough
             self.seen.add((name, hook, epoch))
         before = (global_norm(self.model), fingerprint(self.model))
-        self.pending.append(Change("weights", name, hook, epoch, before, cb))
+        self.pending.append(Change("weights", name, hook, epoch, where, before, cb))
         self.mailbox.attention = True
 
-    def _epoch(self, hook: str) -> int:
-        in_progress, finished = self.epoch_of()
-        return finished if hook == "on_train_end" else in_progress + 1
+    def _where(self, hook: str) -> tuple[int, dict]:
+        """(the 1-based epoch the hook ran in, for words; the event's position: epochs done
+        as every event counts them, and the batches done in the epoch for a batch hook)."""
+        in_progress, finished, step = self.epoch_of()
+        words = finished if hook == "on_train_end" else in_progress + 1
+        where = {"epoch": finished, **({"step_in_epoch": step} if "batch" in hook else {})}
+        return words, where
 
     # ----- the training thread, at a boundary -------------------------------------------
     def drain(self) -> list[tuple[Change, Any]]:

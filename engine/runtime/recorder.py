@@ -113,6 +113,7 @@ class Recorder:
             global_norm=self.last_norm,
             callbacks=tuple(self.dispatcher.specs),
             optimizer=self.state.optimizer_label(),  # "Adam", not "adam_1"; "(schedule)" too
+            steps_per_execution=getattr(self.state.model, "steps_per_execution", 1) or 1,
             **extra,
         )
 
@@ -161,9 +162,10 @@ class Recorder:
         `weights_changed` (verdict `altered`, decided by the lineage) and `lr_changed` events,
         each naming the callback and hook."""
         for change, after in changes:
-            who = {"callback": change.callback, "hook": change.hook, "epoch": change.epoch}
             if change.kind == "lr":
-                self.record("lr_changed", detail={"old": change.before, "new": after, **who})
+                detail = {"old": change.before, "new": after, "callback": change.callback}
+                detail |= {"hook": change.hook, **change.where}
+                self.record("lr_changed", detail=detail)
                 self.publish(learning_rate=after)
                 continue
             verdict, detail = lineage.altered(
@@ -172,7 +174,7 @@ class Recorder:
             self.record(
                 "weights_changed",
                 verdict=verdict,
-                detail=detail,
+                detail=detail | change.where,
                 norm_before=change.before[0],
                 norm_after=after[0],
             )

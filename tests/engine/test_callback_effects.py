@@ -75,8 +75,8 @@ def test_early_stopping_restoring_the_best_weights_is_an_altered_event(tmp_path)
     assert changed["verdict"] == ALTERED
     detail = changed["detail"]
     assert (detail["callback"], detail["hook"]) == ("EarlyStopping", "on_train_end")
-    # stopped at epoch 2 (1-based: patience 1 after the best, the first); put epoch 1's back
-    assert (detail["epoch"], detail["best_epoch"]) == (2, 1)
+    # stopped after epoch 2 (patience 1 after the best, the first); put epoch 1's back
+    assert (detail["epoch"], detail["best_epoch"]) == (2, 1)  # epochs done; 1-based
     assert detail["message"] == "EarlyStopping restored the best weights at epoch 2 (best: epoch 1)"
     assert changed["norm_before"] != changed["norm_after"]
     assert changed["session_step"] == 8  # 2 epochs of 4 batches
@@ -96,7 +96,11 @@ def test_set_weights_in_a_batch_hook_is_marked_at_that_batch(tmp_path):
     assert changed["session_step"] == 3  # after batch 2 (the third), before the fourth
     assert changed["detail"]["callback"] == "Doubler"
     assert changed["detail"]["hook"] == "on_train_batch_end"
-    assert changed["detail"]["epoch"] == 1
+    assert (changed["detail"]["epoch"], changed["detail"]["step_in_epoch"]) == (0, 3)
+    assert (
+        changed["detail"]["message"]
+        == "Doubler changed the weights in on_train_batch_end at epoch 1"
+    )
     assert changed["norm_after"] == pytest.approx(2 * changed["norm_before"], rel=1e-6)
 
 

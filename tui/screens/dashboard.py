@@ -24,6 +24,7 @@ from weightwatch.tui.widgets.charts import LossChart, Marker, NormChart, Timelin
 from weightwatch.tui.widgets.event_log import EventLog
 from weightwatch.tui.widgets.footer import KeysFooter
 from weightwatch.tui.widgets.layers import LayerNorms
+from weightwatch.tui.widgets.log_pane import UserLogPane
 from weightwatch.tui.widgets.status_fit import FittedStatusBar
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="side"):
                 yield LayerNorms(id="layers")
                 yield EventLog(id="event-log", wrap=True, min_width=20, max_lines=2000)
+                yield UserLogPane(self.session.run_dir, id="user-log")  # hidden until `u`
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -93,6 +95,7 @@ class DashboardScreen(Screen[None]):
         elif self._last_tick is not None:  # no chart round since the last tick: background
             self.budget.record_background(cpu - self._last_tick[0], wall - self._last_tick[1])
         self._last_tick = (cpu, wall)
+        self.query_one(UserLogPane).pull()  # a stat() while shown; nothing while hidden
         # A status refresh costs the UI thread ~5 ms (compositor included); while training,
         # 2 Hz keeps the counters moving for half of what 4 Hz costs the training's steps/s.
         if (

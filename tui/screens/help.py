@@ -19,7 +19,8 @@ from weightwatch.engine import events as ev
 
 MARKERS = (
     "⏸ pause · cb callbacks edited · save / load checkpoint · RESET rebuilt · "
-    "opt recompiled · lr learning rate changed · err a failed action"
+    "opt recompiled · lr learning rate changed · alt a callback changed the weights · "
+    "err a failed action"
 )
 KEY_WIDTH = 8
 LABEL_WIDTH = 16
@@ -60,7 +61,7 @@ def hanging(rows: list[tuple[str, str]], width: int) -> str:
 
 def verdict_rows() -> list[tuple[str, str]]:
     rows = []
-    for verdict in (*ev.VERDICTS, ev.FRESH):
+    for verdict in (*ev.ALL_VERDICTS, ev.FRESH):
         name, _, words = ev.VERDICT_WORDS[verdict].partition(": ")
         rows.append((f"  {name}: ", words))
     return rows

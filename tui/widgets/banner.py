@@ -13,13 +13,21 @@ from textual.timer import Timer
 from textual.widget import Widget
 from weightwatch.engine import events as ev
 
-ICONS = {ev.CONTINUED: "→", ev.RESTORED: "↺", ev.RESET: "⚠", ev.OPTIMIZER_RESET: "⚠", ev.FRESH: "★"}
+ICONS = {
+    ev.CONTINUED: "→",
+    ev.RESTORED: "↺",
+    ev.RESET: "⚠",
+    ev.OPTIMIZER_RESET: "⚠",
+    ev.ALTERED: "✎",
+    ev.FRESH: "★",
+}
 # What each verdict means, short enough for 80 columns (the full words are VERDICT_WORDS).
 SHORT_WORDS = {
     ev.CONTINUED: "same model, same optimizer",
     ev.RESTORED: "checkpoint weights",
     ev.RESET: "fresh weights",
     ev.OPTIMIZER_RESET: "optimizer state dropped",
+    ev.ALTERED: "a callback changed the weights",
     ev.FRESH: "random initial weights",
 }
 LINGER_S = 8.0
@@ -33,10 +41,20 @@ def _norm(event: ev.Event) -> str:
     return ""
 
 
+def _altered(event: ev.Event) -> str | None:
+    """What a user's callback did, in the engine's words (engine/lineage.py `altered`): "altered:
+    EarlyStopping restored the best weights at epoch 7 (best: epoch 4)"; None for other verdicts."""
+    message = event.detail.get("message") if event.verdict == ev.ALTERED else None
+    return f"{ev.ALTERED}: {message}" if message else None
+
+
 def banner_text(event: ev.Event) -> str:
     """E.g. "⚠ reset: new model instance, fresh weights - model step 0 · rebuilt at session
-    step 340 · norm 13.6 → 8.0"."""
+    step 340 · norm 13.6 → 8.0"; a callback's change says which callback did what."""
     verdict = event.verdict or ""
+    altered = _altered(event)
+    if altered:
+        return f"{ICONS[verdict]} {altered}  ·  session step {event.session_step}" + _norm(event)
     text = (
         f"{ICONS.get(verdict, '•')} {ev.VERDICT_WORDS.get(verdict, verdict)}  ·  "
         f"{event.kind} at session step {event.session_step}"
@@ -48,6 +66,12 @@ def short_banner_text(event: ev.Event, words: bool = True) -> str:
     """The same in fewer words, for narrow terminals: "⚠ reset: fresh weights · rebuilt at
     step 340 · norm 13.6 → 8.0" (without `words`: "⚠ reset · rebuilt at step 340 · ...")."""
     verdict = event.verdict or ""
+    altered = _altered(event)
+    if altered and words:
+        return f"{ICONS[verdict]} {altered} · step {event.session_step}"
+    if altered:  # still who did it, in fewer words
+        who = f"{event.detail.get('callback')} in {event.detail.get('hook')}"
+        return f"{ICONS[verdict]} {verdict}: {who} · step {event.session_step}"
     name = f"{verdict}: {SHORT_WORDS[verdict]}" if words and verdict in SHORT_WORDS else verdict
     text = f"{ICONS.get(verdict, '•')} {name} · {event.kind} at step {event.session_step}"
     return text + _norm(event).replace("  ·  ", " · ")

@@ -50,6 +50,7 @@ KIND_LABELS = {
     "rebuilt": "RESET",
     "recompiled": "opt",
     "lr_changed": "lr",
+    "weights_changed": "alt",  # a user's callback changed the weights (verdict altered)
     "error": "err",
     "diverged": "NaN",
 }

@@ -13,6 +13,7 @@ VERDICT_COLOURS = {
     ev.RESTORED: "primary-lighten-2",
     ev.RESET: "error",
     ev.OPTIMIZER_RESET: "warning",
+    ev.ALTERED: "accent",
     ev.FRESH: "secondary-lighten-2",
 }
 NEUTRAL = "foreground-darken-2"
