@@ -42,6 +42,14 @@ def load(n: int = 400, num_classes: int = 10, image_size: int = 28, seed: int = 
     return x, y
 
 
+BASE_LR = 0.001  # Adam's default, which the config keeps
+
+
 def halve_after_first_epoch(epoch: int, lr: float) -> float:
-    """The schedule `LearningRateScheduler` calls at each epoch's start."""
-    return lr if epoch < 1 else lr * 0.5
+    """The schedule `LearningRateScheduler` calls at each epoch's start.
+
+    A function of the epoch alone, not of `lr`: a run resumed in the middle of an epoch calls
+    `on_epoch_begin` for that epoch again (as Keras's BackupAndRestore does), and `lr * 0.5`
+    would halve the restored rate a second time.
+    """
+    return BASE_LR if epoch < 1 else BASE_LR * 0.5

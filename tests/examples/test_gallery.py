@@ -152,3 +152,34 @@ def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp
         model = plain_keras_model(name)
         model.load_weights(checkpoint["path"])
         assert fingerprint(model) == checkpoint["fingerprint"], checkpoint["name"]
+
+
+RESUMES = [("weather_tfdata", 20), ("mnist_convnet", 16)]  # mid-epoch: epoch 1, a few steps in
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "step"), RESUMES, ids=[n for n, _ in RESUMES])
+def test_a_resume_from_another_run_directory_repeats_the_uninterrupted_run(name, step, tmp_path):
+    """N steps, a checkpoint, `--from` it in a NEW run directory, the rest: the same SHA-256 as
+    never stopping (a shuffling tf.data pipeline; Dropout's RNG on arrays)."""
+    import json
+
+    config = str(EXAMPLES / name / "config.toml")
+    (tmp_path / "save.toml").write_text(
+        f'[[action]]\ndo = "save"\nat_step = {step}\nname = "cut"\n\n[[action]]\ndo = "quit"\n'
+    )
+    (tmp_path / "end.toml").write_text('[[action]]\ndo = "quit"\nwhen = "finished"\n')
+
+    def run(run_dir: str, script: str, *extra: str) -> dict:
+        args = ["run", config, "--headless", "--script", script, "--run-dir", run_dir]
+        done = weightwatch(*args, "--report", f"{run_dir}.json", *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads((tmp_path / f"{run_dir}.json").read_text())
+
+    whole = run("whole", "end.toml")
+    cut = run("first", "save.toml")
+    assert cut["final"]["model_step"] == step
+    rest = run("second", "end.toml", "--from", cut["checkpoints"][0]["path"])
+    assert rest["segments"][0]["origin"] == "restored"
+    assert rest["final"]["model_step"] == whole["final"]["model_step"]
+    assert rest["final"]["fingerprint"] == whole["final"]["fingerprint"]
