@@ -28,6 +28,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, SelectionList, TextArea
 from weightwatch.engine.atomic import os_reason
+from weightwatch.engine.compileforms import inline_toml
 from weightwatch.engine.errors import BadInput, CommandRejected
 from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.app import WeightwatchApp
@@ -318,17 +319,28 @@ class ScriptRunner:
             await self.paste_into(dialog.query_one("#rebuild-seed", Input), str(seed))
         await self.confirm("enter")
 
-    async def do_recompile(self, optimizer: str, learning_rate: float | None) -> None:
+    async def do_recompile(self, optimizer: object, learning_rate: object) -> None:
+        """Through the dialog: a listed name is chosen, any other form (a table, "lamb",
+        "module:Name") typed into its table field as TOML; none: the list's "as configured"."""
         dialog = await self.open("o", RecompileDialog)
-        if optimizer.lower() not in OPTIMIZERS:
-            await self.close_dialogs()
-            raise ActionFailed(
-                f"optimizer {optimizer!r} is not offered; expected one of " + ", ".join(OPTIMIZERS)
+        options = dialog.query_one(OptionList)
+        if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+            options.focus()
+            await self.pilot.press("home", *["down"] * OPTIMIZERS.index(optimizer.lower()))
+        elif optimizer is None:
+            options.focus()
+            await self.pilot.press("end")
+        else:
+            await self.paste_into(
+                dialog.query_one("#recompile-table", Input), inline_toml(optimizer)
             )
-        dialog.query_one(OptionList).focus()
-        await self.pilot.press("home", *["down"] * OPTIMIZERS.index(optimizer.lower()))
         if learning_rate is not None:
-            await self.paste_into(dialog.query_one("#recompile-lr", Input), repr(learning_rate))
+            text = (
+                inline_toml(learning_rate)
+                if isinstance(learning_rate, dict)
+                else repr(learning_rate)
+            )
+            await self.paste_into(dialog.query_one("#recompile-lr", Input), text)
         await self.confirm("enter")
 
     async def do_callbacks(self, **args: list) -> None:

@@ -385,3 +385,77 @@ def test_binary_crossentropy_from_logits_table(tmp_path):
     finally:
         if not s.stopped.is_set():
             stop(s)
+
+
+# --- the dashboard's recompile dialog and a headless script (the fake session) ------------------
+
+RECOMPILE_SCRIPT = """
+[[action]]
+do = "recompile"
+at_step = 20
+optimizer = { type = "SGD", momentum = 0.9 }
+learning_rate = { type = "ExponentialDecay", initial_learning_rate = 0.1, decay_steps = 5 }
+
+[[action]]
+do = "recompile"
+at_step = 40
+
+[[action]]
+do = "recompile"
+at_step = 60
+optimizer = "adam"
+learning_rate = 0.01
+
+[[action]]
+do = "quit"
+"""
+
+
+async def test_a_script_recompiles_with_tables_through_the_dialog(tmp_path):
+    from weightwatch.tui.headless import run_headless
+
+    from tests.tui.conftest import make_fake
+
+    fake = make_fake(tmp_path / "run", rate=2000)
+    script = tmp_path / "script.toml"
+    script.write_text(
+        RECOMPILE_SCRIPT.replace("decay_steps = 5", "decay_steps = 5, decay_rate = 0.5")
+    )
+    report = await run_headless(fake, load_script(script))
+    calls = [c[1] for c in fake.calls if c[0] == "recompile"]
+    schedule = {
+        "type": "ExponentialDecay",
+        "initial_learning_rate": 0.1,
+        "decay_steps": 5,
+        "decay_rate": 0.5,
+    }
+    assert calls == [({"type": "SGD", "momentum": 0.9}, schedule), (None, None), ("adam", 0.01)]
+    assert [e["verdict"] for e in report["events"] if e["kind"] == "recompiled"] == [
+        "optimizer_reset"
+    ] * 3
+
+
+async def test_the_dialog_takes_a_table_and_says_what_is_wrong_with_one(tmp_path):
+    from textual.widgets import Input
+    from weightwatch.tui.screens.dialogs import RecompileDialog
+
+    from tests.tui.conftest import make_app, make_fake, running
+
+    fake = make_fake(tmp_path / "run")
+    app = make_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, fake)
+        await pilot.press("o")
+        dialog = app.screen
+        assert isinstance(dialog, RecompileDialog)
+        table = dialog.query_one("#recompile-table", Input)
+        table.value = "{ momentum = 0.9 }"
+        table.focus()
+        await pilot.press("enter")
+        assert 'optimizer: expected a table with a "type" key' in dialog.error_text
+        table.value = '{type = "SGD", momentum = 0.9}'
+        dialog.query_one("#recompile-lr", Input).value = "0.05"
+        await pilot.press("enter")
+        fake.boundary()
+        await pilot.pause()
+    assert ("recompile", ({"type": "SGD", "momentum": 0.9}, 0.05)) in fake.calls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,6 +11,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, OptionList, Static
+from weightwatch.engine.compileforms import recompile_forms
+from weightwatch.engine.errors import BadInput
 from weightwatch.tui.screens.base import Dialog, error_line
 
 NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
@@ -187,16 +190,35 @@ class RebuildDialog(SimpleDialog):
 
 @dataclass(frozen=True)
 class RecompileChoice:
-    optimizer: str
-    learning_rate: float | None
+    """What to recompile with, in the forms `[compile]` takes (plain data): an optimizer name or
+    table (None: as the config says), and a rate: a number, a schedule table or None."""
+
+    optimizer: str | dict | None
+    learning_rate: float | dict | None
+
+
+# The last entry of the list: the config's own [compile], afresh (a recompile without arguments).
+AS_CONFIGURED = "as configured ([compile])"
+
+
+def parse_toml_value(text: str, what: str) -> object:
+    """A TOML value typed into a field (`{type = "SGD", momentum = 0.9}`), or ValueError."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ValueError(
+            f'{what}: expected a TOML value such as {{type = "SGD", momentum = 0.9}}, '
+            f"received {text!r}"
+        ) from None
 
 
 class RecompileDialog(SimpleDialog):
-    """Choose an optimizer (and optionally a learning rate); returns a `RecompileChoice`."""
+    """Choose an optimizer (or type one as a TOML table) and optionally a learning rate (a number
+    or a schedule table); returns a `RecompileChoice`."""
 
     def __init__(self, current: str) -> None:
         super().__init__()
-        self.current = current
+        self.current = current.split(" ")[0]  # "sgd (schedule)": the class name
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -205,8 +227,13 @@ class RecompileDialog(SimpleDialog):
                 "Weights are kept; the optimizer state (e.g. Adam's moments) is "
                 "dropped and the model step goes to 0. Verdict: optimizer_reset."
             )
-            yield OptionList(*OPTIMIZERS, id="recompile-optimizer")
-            yield Input("", placeholder="learning rate (optional)", id="recompile-lr")
+            yield OptionList(*OPTIMIZERS, AS_CONFIGURED, id="recompile-optimizer")
+            yield Input(
+                "", placeholder='or a table: {type = "SGD", momentum = 0.9}', id="recompile-table"
+            )
+            yield Input(
+                "", placeholder="learning rate (optional): 1e-3 or {type = ...}", id="recompile-lr"
+            )
             yield error_line()
             yield buttons("recompile-ok", "Recompile")
 
@@ -224,8 +251,26 @@ class RecompileDialog(SimpleDialog):
 
     def result(self) -> RecompileChoice:
         options = self.query_one(OptionList)
-        if options.highlighted is None:
+        table = self.query_one("#recompile-table", Input).value.strip()
+        optimizer: str | dict | None
+        if table:
+            value = parse_toml_value(table, "optimizer")
+            if not isinstance(value, str | dict):
+                raise ValueError(f"optimizer: expected a name or a table, received {table!r}")
+            optimizer = value
+        elif options.highlighted is None:
             raise ValueError("optimizer: choose one from the list")
-        lr_text = self.query_one("#recompile-lr", Input).value
-        lr = parse_positive_float(lr_text, "learning rate") if lr_text.strip() else None
-        return RecompileChoice(OPTIMIZERS[options.highlighted], lr)
+        else:
+            optimizer = (OPTIMIZERS + (None,))[options.highlighted]
+        lr_text = self.query_one("#recompile-lr", Input).value.strip()
+        lr: float | dict | None = None
+        if lr_text.startswith("{"):
+            value = parse_toml_value(lr_text, "learning rate")
+            lr = value if isinstance(value, dict) else None
+        elif lr_text:
+            lr = parse_positive_float(lr_text, "learning rate")
+        try:  # the engine's own shape check (no Keras): a bad table says so here, in one line
+            recompile_forms(optimizer, lr, "recompile", "", BadInput)
+        except BadInput as exc:
+            raise ValueError(str(exc).removeprefix("recompile: ")) from None
+        return RecompileChoice(optimizer, lr)
