@@ -50,6 +50,14 @@ SECTIONS = {
         "overhead.heavy.ui_same_feed",
     ],
     "onoff": ["onoff.reference", "onoff.heavy"],
+    "job": [
+        "job.plain",
+        "job.plain_same",
+        "job.engine",
+        "job.ui",
+        "job.engine_nodet",
+        "job.ui_nodet",
+    ],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 
