@@ -117,15 +117,13 @@ def _output_names(model: Any) -> list[str] | None:
 
 def _check_outputs(value: Any, outputs: list[str] | None, key: str, file: str, error) -> None:
     """A per-output list has one entry per output; a table names only outputs there are."""
-    if outputs is None or value is None:
+    if outputs is None or value is None or len(value) == 0:  # none given: nothing to match
         return
-    if isinstance(value, (list, tuple)) and key.endswith("metrics"):
-        if not any(isinstance(v, list) for v in value):
-            return  # a plain list of metrics applies to every output
     if isinstance(value, (list, tuple)) and len(value) != len(outputs) and len(outputs) > 1:
         raise error(
             f"{file}: {key}: expected {len(outputs)} entries, one per output "
-            f"({', '.join(outputs)}), received {len(value)}"
+            f"({', '.join(outputs)}) in order, or a table keyed by output name, "
+            f"received {len(value)}"
         )
     if per_output(value):
         for name in value:

@@ -459,3 +459,51 @@ async def test_the_dialog_takes_a_table_and_says_what_is_wrong_with_one(tmp_path
         fake.boundary()
         await pilot.pause()
     assert ("recompile", ({"type": "SGD", "momentum": 0.9}, 0.05)) in fake.calls
+
+
+def two_output_config(folder: Path, compile_text: str) -> Path:
+    path = config_with(folder, compile_text, epochs=1)
+    text = path.read_text().replace('"ww_test_models:mlp"', '"p1_user:two_outputs"')
+    path.write_text(text.replace('path = "data.npz"', 'loader = "p1_user:two_loader"'))
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        (
+            'loss = { prise = "mse", size = "mse" }',
+            '[compile].loss.prise: the model has no output "prise"; its outputs are price, size '
+            '(did you mean "price"?)',
+        ),
+        (
+            'loss = "mse"\nmetrics = ["mae"]',
+            "[compile].metrics: expected 2 entries, one per output (price, size) in order",
+        ),
+        ('loss = "mse"\nloss_weights = [1.0]', "[compile].loss_weights: expected 2 entries"),
+    ],
+    ids=["loss-key", "metrics-list", "weights-list"],
+)
+def test_check_names_per_output_keys_against_the_model(tmp_path, capsys, text, expect):
+    rc, err = check_line(two_output_config(tmp_path, text), capsys)
+    assert rc == 2 and "\n" not in err and expect in err, err
+
+
+def test_loader_params_take_imported_objects(tmp_path, capsys):
+    path = config_with(tmp_path, 'loss = "mse"', epochs=1)
+    (tmp_path / "p1_data.py").write_text(
+        "import numpy as np\n\n\ndef make(scale):\n"
+        "    x = np.ones((32, 4), 'float32') * scale()\n    return x, x[:, :1]\n"
+    )
+    (tmp_path / "p1_scale.py").write_text("def three():\n    return 3.0\n")
+    text = path.read_text().replace(
+        'path = "data.npz"',
+        'loader = "p1_data:make"\nparams = { scale = { import = "p1_scale:three" } }',
+    )
+    path.write_text(text)
+    from weightwatch.engine.check import load_data
+
+    x, y, _, _ = load_data(load_config(path))
+    assert float(x[0, 0]) == 3.0 and load_config(path).data.params == {
+        "scale": {"import": "p1_scale:three"}
+    }  # the spec keeps the plain table
