@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import CommandRejected
 from .events import Event, SessionState, StateChanged, Status
+from .userlog import not_user
 
 STOPPED_MESSAGE = "the session has stopped"
 
@@ -155,7 +156,8 @@ class Mailbox:
     def tell(self, message: object) -> None:
         if self.listener is not None:
             try:
-                self.listener(message)
+                with not_user():  # what a listener prints (`--plain` lines) is not user output
+                    self.listener(message)
             except Exception:  # a broken listener must never stop training
                 pass
 

@@ -113,10 +113,11 @@ def _other_handlers(me: logging.Handler, record: logging.LogRecord) -> tuple[boo
     logger: logging.Logger | None = logging.getLogger(record.name)
     while logger is not None:
         for h in logger.handlers:
-            if h is me or record.levelno < h.level:
+            if h is me:
                 continue
-            found = True
-            routed = routed or isinstance(getattr(h, "stream", None), _Router)
+            found = True  # as Python counts them: whatever their level
+            if record.levelno >= h.level and isinstance(getattr(h, "stream", None), _Router):
+                routed = True
         logger = logger.parent if logger.propagate else None
     return found, routed
 
@@ -156,6 +157,19 @@ def _uninstall() -> None:
         if isinstance(stream, _Router):
             setattr(sys, name, stream._inner)
     logging.getLogger().removeHandler(_HANDLER)
+
+
+@contextmanager
+def not_user() -> Iterator[None]:
+    """The engine's own code on a training thread (a listener printing progress lines in
+    `--plain`): its output is not the user's and stays out of user.log."""
+    ident = threading.get_ident()
+    sink = _SINKS.pop(ident, None)
+    try:
+        yield
+    finally:
+        if sink is not None:
+            _SINKS[ident] = sink
 
 
 def as_user_thread(fn: Callable) -> Callable:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 
 import pytest
@@ -20,7 +22,12 @@ import keras
 
 def loud(units=8, inputs=4):
     print("builder says hello")
-    logging.getLogger("ww_effects").warning("builder warns")
+    logging.getLogger("ww_effects").warning("builder warns")  # no handler: Python's last resort
+    inner = logging.getLogger("ww_inner")  # a handler made here prints to this sys.stderr
+    inner.handlers = [logging.StreamHandler()]  # (this session's: one made by an earlier
+    inner.propagate = False  # test would hold a stream pytest has closed since)
+    inner.warning("inner handler warns")
+    logging.getLogger("ww_before").warning("early handler warns")  # its handler: the test's
     return keras.Sequential([keras.Input((inputs,)),
                              keras.layers.Dense(units, activation="relu", name="hidden"),
                              keras.layers.Dense(1, name="out")])
@@ -128,11 +135,14 @@ def test_reduce_lr_on_plateau_is_an_lr_changed_event_naming_it(tmp_path):
     assert second["old"] == pytest.approx(5e-4) and second["new"] == pytest.approx(2.5e-4)
 
 
-def test_user_prints_and_logs_go_to_user_log_and_other_threads_do_not(tmp_path, capsys):
+def test_user_prints_and_logs_go_to_user_log_and_nothing_else_does(tmp_path, capsys):
     cfg = _config(
         tmp_path, builder="loud", callbacks='[[callbacks]]\ntype = "ww_effects:Doubler"\n'
     )
-    s = started(cfg)
+    early = logging.StreamHandler(sys.stderr)  # made before training: not a wrapped stream
+    logging.getLogger("ww_before").addHandler(early)
+    # a listener runs on the training thread too (`--plain` prints its progress lines there)
+    s = started(cfg, listener=lambda msg: print("listener heard", type(msg).__name__))
     seen = threading.Event()
 
     def elsewhere():
@@ -142,12 +152,16 @@ def test_user_prints_and_logs_go_to_user_log_and_other_threads_do_not(tmp_path, 
     threading.Thread(target=elsewhere).start()
     assert seen.wait(10)
     finish(s)
+    logging.getLogger("ww_before").removeHandler(early)
     text = (s.run_dir / "user.log").read_text()
     lines = text.splitlines()
     assert "builder says hello" in lines
     assert "doubling the weights" in lines  # a callback's print
-    assert any("builder warns" in line for line in lines)  # logging (Python's last resort)
+    # logging: each record once, whichever handler printed it
+    for words in ("builder warns", "inner handler warns", "early handler warns"):
+        assert len([line for line in lines if words in line]) == 1, words
     assert "not the training thread" not in text
+    assert "listener heard" not in text  # weightwatch's own output is not the user's
     out = capsys.readouterr()
     assert "builder says hello" in out.out  # still printed where it went before
 
