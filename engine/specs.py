@@ -33,7 +33,8 @@ class CompileSpec:
 
     optimizer: str | dict[str, Any] = "adam"  # a name, or {type = "SGD", momentum = 0.9, ...}
     learning_rate: float | dict[str, Any] | None = None  # a number or a schedule table
-    loss: Any = "mse"  # a name, "module:fn", a table, or a list/table keyed by output
+    loss: Any = "mse"  # a name, "module:fn", a table, or a list/table keyed by output (None
+    # with `function`: then every other field keeps its default, unused)
     metrics: Any = ()  # names/tables, or a table keyed by output name
     loss_weights: Any = None  # a list or a table keyed by output name
     jit_compile: bool | str = "auto"

@@ -260,7 +260,8 @@ def recompile(ctx: Context, optimizer: Any = None, learning_rate: Any = None) ->
     ctx.loop.model_changed()  # the loop picks up the new train function at the boundary
     ctx.lineage.note("recompile")
     verdict, detail = ctx.verdict_after("recompile")
-    optimizer = spec.optimizer if optimizer is None else optimizer
+    if optimizer is None:  # what the config's own compile made: its optimizer, or its function
+        optimizer = spec.optimizer if not spec.function else f"function {spec.function}"
     detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}
     ctx.recorder.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
     return verdict
