@@ -31,6 +31,9 @@ VERDICTS = {
     "recompiled": "optimizer_reset",
 }
 
+# A rate the example's own callback sets is an lr_changed event naming it: (callback, new rate).
+LR_SET_BY = {"mnist_convnet": ("LearningRateScheduler", 0.0005)}
+
 
 def each_example():
     return [pytest.param(n, marks=() if n == FAST else pytest.mark.slow, id=n) for n in NAMES]
@@ -135,6 +138,10 @@ def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp
     assert reset["start_fingerprint"] != continued["end_fingerprint"]
     assert reset["start_model_step"] == 0 and recompiled["start_model_step"] == 0
     assert recompiled["start_fingerprint"] == restored["end_fingerprint"]  # weights kept
+
+    if name in LR_SET_BY:
+        changed = [e["detail"] for e in report["events"] if e["kind"] == "lr_changed"]
+        assert [(d["callback"], round(d["new"], 7)) for d in changed] == [LR_SET_BY[name]]
 
     saved = {c["name"]: c for c in report["checkpoints"]}
     assert sorted(saved) == ["final", "mid"]
