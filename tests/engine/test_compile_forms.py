@@ -507,3 +507,20 @@ def test_loader_params_take_imported_objects(tmp_path, capsys):
     assert float(x[0, 0]) == 3.0 and load_config(path).data.params == {
         "scale": {"import": "p1_scale:three"}
     }  # the spec keeps the plain table
+
+
+def test_check_script_makes_the_recompile_optimizer(tmp_path, capsys):
+    config = config_with(tmp_path, 'loss = "mse"')
+    script = tmp_path / "s.toml"
+    script.write_text(
+        '[[action]]\ndo = "recompile"\noptimizer = { type = "SGD", momentom = 0.9 }\n'
+    )
+    rc = main(["check", str(config), "--script", str(script)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err
+    assert f'{script}: [[action]][1].optimizer.momentom: SGD does not take "momentom"' in err
+    by_function = config_with(tmp_path / "f", 'function = "p1_user:by_hand"')
+    script.write_text('[[action]]\ndo = "recompile"\noptimizer = "sgd"\n')
+    rc = main(["check", str(by_function), "--script", str(script)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "[[action]][1].optimizer: the config compiles with [compile].function" in err
