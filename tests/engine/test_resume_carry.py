@@ -324,3 +324,24 @@ def test_a_tampered_resume_record_is_refused_in_one_line(make, tmp_path, dropout
     assert s.status().epoch == 0 and s.status().step_in_epoch == 1
     r = finish(s)
     assert len(events_of(r, "error")) == len(KINDS)
+
+
+def test_a_tampered_record_from_the_command_line_exits_2_in_one_line(tmp_path, dropout_checkpoint):
+    import subprocess
+
+    bad = tmp_path / "bad.weights.h5"
+    shutil.copy(dropout_checkpoint.path, bad)
+    words = _tamper(bad, "a path attribute")
+    config = write_config(tmp_path / "cli", builder="dropout", epochs=4)
+    out = subprocess.run(
+        [sys.executable, "-m", "weightwatch.tui.cli", "run", str(config), "--headless"]
+        + ["--from", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert bad.name in lines[0] and "resume record damaged" in lines[0] and words in lines[0]
