@@ -276,6 +276,12 @@ def _tamper(path, kind: str) -> str:
         if kind == "external data":
             g.create_dataset("data_position", shape=(8,), dtype="u1", external=[("/etc/x", 0, 8)])
             return "data_position: its data lives in another file"
+        if kind == "compressed data":
+            g.create_dataset("data_position", data=np.zeros(64, "u1"), compression="gzip")
+            return "data_position: chunked or compressed"
+        if kind == "a size the file cannot hold":
+            g.create_dataset("data_position", shape=(10**9,), dtype="u1")  # never written
+            return "data_position: 1000000000 bytes, more than the file holds"
         if kind == "rng of floats":
             del g["rng/0"]
             g["rng/0"] = np.zeros(2, "float32")
@@ -292,6 +298,8 @@ KINDS = [
     "an external link",
     "external data",
     "rng of floats",
+    "compressed data",
+    "a size the file cannot hold",
 ]
 
 
