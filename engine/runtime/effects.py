@@ -109,8 +109,11 @@ class Effects:
         """(the 1-based epoch the hook ran in, for words; the event's position: epochs done
         as every event counts them, and the batches done in the epoch for a batch hook)."""
         in_progress, finished, step = self.epoch_of()
-        words = finished if hook == "on_train_end" else in_progress + 1
-        where = {"epoch": finished, **({"step_in_epoch": step} if "batch" in hook else {})}
+        if hook == "on_train_end":
+            words = done = finished
+        else:  # at an epoch's end, that epoch is done (as the boundary after it counts it)
+            words, done = in_progress + 1, in_progress + (hook == "on_epoch_end")
+        where = {"epoch": done, **({"step_in_epoch": step} if "batch" in hook else {})}
         return words, where
 
     # ----- the training thread, at a boundary -------------------------------------------

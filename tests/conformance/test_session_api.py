@@ -294,3 +294,27 @@ def test_the_listener_hears_every_event_and_state_change(api):
     assert [m.kind for m in heard if isinstance(m, Event)] == kinds(api)
     states = [m.state for m in heard if isinstance(m, StateChanged)]
     assert states == [S.RUNNING, S.FINISHED, S.HOLDING]
+
+
+def test_what_a_callback_does_to_the_weights_and_the_rate_is_an_event_naming_it(api):
+    held = api.hold_at_step(STEPS + 1)
+    specs = [
+        CallbackSpec("tests.fakes.effect_callbacks:HalveWeightsAtFirstEpochEnd"),
+        CallbackSpec("tests.fakes.effect_callbacks:HalveRateAtFirstEpochEnd"),
+    ]
+    api.set_callbacks(specs)  # queued while starting: lands before the first batch
+    start(api)
+    done(held)
+    (altered,) = [e for e in api.events() if e.kind == "weights_changed"]
+    assert (altered.verdict, altered.session_step) == ("altered", STEPS)  # the first epoch's end
+    assert altered.detail["callback"] == "HalveWeightsAtFirstEpochEnd"
+    assert (altered.detail["hook"], altered.detail["epoch"]) == ("on_epoch_end", 1)
+    assert altered.detail["message"] == (
+        "HalveWeightsAtFirstEpochEnd changed the weights in on_epoch_end at epoch 1"
+    )
+    assert altered.norm_before != altered.norm_after
+    (rate,) = [e for e in api.events() if e.kind == "lr_changed"]
+    assert rate.session_step == STEPS and rate.detail["callback"] == "HalveRateAtFirstEpochEnd"
+    assert rate.detail["new"] == pytest.approx(rate.detail["old"] / 2)
+    assert api.status().learning_rate == pytest.approx(rate.detail["new"])
+    assert "altered" not in [s.origin for s in api.segments()]  # training never stopped

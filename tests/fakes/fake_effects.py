@@ -23,7 +23,8 @@ def callback_altered(
         before = fake.weights.norm()
         trained = best_epoch * fake.steps_per_epoch if best_epoch else fake.weights.trained + 400
         fake.weights = replace(fake.weights, trained=trained)
-        epoch = fake.epoch if hook == "on_train_end" else fake.epoch + 1
+        # the words count from 1: at an epoch's end (or training's) the epoch just done
+        epoch = fake.epoch if hook in ("on_epoch_end", "on_train_end") else fake.epoch + 1
         verdict, detail = fake.lineage.altered(
             callback, hook, epoch, fake.weights.fingerprint(), best_epoch
         )
@@ -40,6 +41,18 @@ def callback_set_lr(
         old, fake.learning_rate = fake.learning_rate, value
         detail = {"old": old, "new": value, "callback": callback, "hook": hook, "epoch": fake.epoch}
         return fake.record("lr_changed", detail=detail)
+
+
+def epoch_ended(fake) -> None:
+    """An epoch just ended: what the active callbacks of tests/fakes/effect_callbacks.py do
+    there (the engine runs them for real)."""
+    active = {spec.type.rpartition(":")[2] for spec in fake.callbacks if spec.enabled}
+    if fake.epoch != 1:
+        return
+    if "HalveWeightsAtFirstEpochEnd" in active:
+        callback_altered(fake, "HalveWeightsAtFirstEpochEnd", "on_epoch_end")
+    if "HalveRateAtFirstEpochEnd" in active:
+        callback_set_lr(fake, fake.learning_rate / 2, "HalveRateAtFirstEpochEnd")
 
 
 def user_print(fake, *lines: str) -> None:

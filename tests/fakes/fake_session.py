@@ -34,6 +34,7 @@ from weightwatch.engine.specs import CallbackSpec, Config
 from weightwatch.engine.telemetry import TelemetryStore
 
 from . import fake_commands as commands
+from . import fake_effects
 from . import fake_lifecycle as lifecycle
 from .fake_model import CLASS_NAMES, LAYER_SHARE, LAYERS, STEPS_PER_S, Weights, fake_config
 
@@ -316,6 +317,8 @@ class FakeSession:
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             values["val_loss"] = values["loss"] * 1.1 + 0.02
         self.telemetry.append(x, **values)
+        if self.step_in_epoch == 0:
+            fake_effects.epoch_ended(self)  # what the callbacks do at an epoch's end
 
     def _boundary(self) -> None:
         """Where the engine's boundary runs: holds, then queued commands; a run whose epochs
