@@ -18,8 +18,10 @@ import math
 from .callback_paths import check_paths
 from .callbacks import make_callback
 from .compilenames import check_compile, check_optimizer, check_recompile, make_optimizer
-from .datafiles import ARRAY_NAMES, Arrays, load_data
+from .datafiles import ARRAY_NAMES, Arrays, load_data, read_data
 from .errors import ConfigError, ScriptError
+from .feeds import make_feed
+from .feeds_loader import Data, split
 from .script import Action, Script
 from .specs import Config
 from .trial import check_model, trial_fit
@@ -48,8 +50,9 @@ __all__ = [
 def check_config(config: Config) -> list[str]:
     """Everything `weightwatch check` verifies beyond the config's shape.
 
-    Imports the builder, checks the compile names, reads the data, checks the batch arithmetic,
-    builds the model and runs two samples through it and the loss, and instantiates every
+    Imports the builder, checks the compile names, reads the data (arrays, a tf.data pipeline
+    or a PyDataset), checks the batch arithmetic, builds and compiles the model and runs two
+    samples (or a pipeline's first batch) through it and the compiled loss, instantiates every
     callback (disabled ones too: the callback editor can switch them on at any moment).
 
     Returns:
@@ -67,17 +70,29 @@ def check_config(config: Config) -> list[str]:
             f"function, received a {type(builder).__name__}"
         )
     notes = [check_compile(config, file)]
-    x, y, x_val, y_val = load_data(config)
-    notes.append(_check_batches(config, file, len(x), x_val is not None))
-    model, note = check_model(config, builder, file, (x, y, x_val, y_val))
+    data = read_data(config)
+    if data.is_arrays:
+        notes.append(_check_batches(config, file, data.samples(), data.x_val is not None))
+        make_feed(config, split(data, config.data.validation_split), file)  # class_weight
+    else:
+        notes.append(_check_pipeline(config, file, data))
+    model, note = check_model(config, builder, file, data)
     notes.append(note)
     check_paths(config.callbacks, config.run.run_dir, file, error=ConfigError)  # in run_dir
     for i, spec in enumerate(config.callbacks, start=1):
         make_callback(spec, file=file, index=i)
     names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
     notes.append(f"callbacks: {', '.join(names) or 'none'}")
-    notes.append(trial_fit(config, model, file, (x, y, x_val, y_val), make_callback))
+    notes.append(trial_fit(config, model, file, data, make_callback))
     return notes
+
+
+def _check_pipeline(config: Config, file: str, data: Data) -> str:
+    """A pipeline's length and the keys that go with it, as the session's feed sees them."""
+    feed = make_feed(config, data, file)
+    exact = "exact resume" if feed.exact_position else "resume at the start of an epoch's data"
+    val = f", validated on a {type(data.validation).__name__}" if data.validation else ""
+    return f"data: a {data.kind()}, {feed.steps_per_epoch} batches per epoch{val} ({exact})"
 
 
 def _check_batches(config: Config, file: str, n: int, has_val: bool) -> str:

@@ -78,8 +78,11 @@ class BatchFeed:
         import tensorflow as tf
 
         if self._tensors is None:  # constant once per feed: no per-batch Python
+            import keras
+
             parts = (self.x, self.y) + (() if self.sample_weight is None else (self.sample_weight,))
-            self._tensors = tf.nest.map_structure(tf.constant, parts)
+            # tf.data packs a list into one tensor; fit's adapter makes lists tuples first
+            self._tensors = tf.nest.map_structure(tf.constant, keras.tree.lists_to_tuples(parts))
         tensors = self._tensors
         b = self.batch_size
 

@@ -1,6 +1,7 @@
-"""Reading a config's data: a .npz or .csv file, or a loader function, into (x, y, x_val, y_val)
-arrays, each problem a one-line `ConfigError` naming `[data].path`, `[data].loader` or
-`[data].params`. Used by `weightwatch check` and by the engine.
+"""Reading a config's data: a .npz or .csv file, or a loader function (arrays in any nesting, a
+tf.data pipeline or a PyDataset: engine/feeds_loader.py), into a `Data`. Each problem is a
+one-line `ConfigError` naming `[data].path`, `[data].loader` or `[data].params`. Used by
+`weightwatch check` and by the engine.
 """
 
 from __future__ import annotations
@@ -14,19 +15,36 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .feeds_loader import Data, check_arrays, data_from_result
 from .specs import Config
 from .tomlread import show
 from .usercode import call_user, display_path, ensure_on_path, one_line, resolve_import
 
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+Arrays = tuple[Any, Any, Any, Any]  # x, y, x_val, y_val: arrays (or lists/dicts of them)
 ARRAY_NAMES = ("x", "y", "x_val", "y_val")
 
 
 def load_data(config: Config) -> Arrays:
-    """Read the config's data as `(x, y, x_val, y_val)`; the last two may be None.
+    """Read the config's arrays as `(x, y, x_val, y_val)`; the last two may be None (x and y
+    may be lists or dicts of arrays). For a loader's dataset or sample weights: `read_data`.
 
-    A `.npz` holds `x`, `y` and optionally `x_val`, `y_val`. A `.csv` is numeric with an optional
-    header row; its last column is y. A loader is called with `[data].params`.
+    Raises:
+        ConfigError: naming `[data].path`, `[data].loader` or `[data].params`; also when the
+        loader returns a pipeline (tf.data, PyDataset), which has no arrays to give.
+    """
+    data = read_data(config)
+    if not data.is_arrays:
+        raise ConfigError(
+            f"{display_path(config.path)}: [data].loader: expected arrays here, received a "
+            f"{data.kind()}"
+        )
+    return data.x, data.y, data.x_val, data.y_val
+
+
+def read_data(config: Config) -> Data:
+    """Read the config's data: arrays from a `.npz` (`x`, `y`, optionally `x_val`, `y_val`)
+    or a `.csv` (numeric, optional header row, last column is y), or whatever the loader,
+    called with `[data].params`, returns in one of the forms engine/feeds_loader.py lists.
 
     Raises:
         ConfigError: naming `[data].path`, `[data].loader` or `[data].params`.
@@ -36,21 +54,22 @@ def load_data(config: Config) -> Arrays:
         ensure_on_path(config.folder)
         key = "[data].loader"
         loader = resolve_import(data.loader, key, file)
-        arrays = _loader_arrays(
+        result = data_from_result(
             call_user(loader, data.params, data.loader, (key, "[data].params"), file),
             data.loader,
             file,
         )
     elif data.path is not None and data.path.suffix.lower() == ".npz":
-        key, arrays = "[data].path", _read_npz(data.path, file)
+        key, result = "[data].path", _as_data(_read_npz(data.path, file))
     elif data.path is not None:
-        key, arrays = "[data].path", _read_csv(data.path, file)
+        key, result = "[data].path", _as_data(_read_csv(data.path, file))
     else:  # parse_config guarantees one of them; a hand-made Config might not
         raise ConfigError(
             f"{file}: [data]: expected exactly one of path or loader, received neither"
         )
-    _check_arrays(arrays, key, file)
-    return arrays
+    if result.is_arrays:
+        check_arrays(result, key, file)
+    return result
 
 
 def _read_npz(path: Path, file: str) -> Arrays:
@@ -188,45 +207,6 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _loader_arrays(result: Any, spec: str, file: str) -> Arrays:
-    """Check a loader's result is (x, y) or (x, y, x_val, y_val) as numpy arrays."""
-    ok = isinstance(result, (tuple, list)) and len(result) in (2, 4)
-    ok = ok and all(isinstance(item, np.ndarray) for item in result)
-    if not ok:
-        raise ConfigError(
-            f'{file}: [data].loader: expected "{spec}" to return (x, y) or '
-            f"(x, y, x_val, y_val) as numpy arrays, received {_describe(result)}"
-        )
-    x, y, *val = result
-    x_val, y_val = val or (None, None)
-    return x, y, x_val, y_val
-
-
-def _describe(value: Any) -> str:
-    """A short description of what a loader returned, for messages."""
-    if isinstance(value, (tuple, list)):
-        kinds = ", ".join(type(item).__name__ for item in value[:5])
-        return f"a {type(value).__name__} of {len(value)} ({kinds})"
-    return f"a {type(value).__name__}"
-
-
-def _check_arrays(arrays: Arrays, key: str, file: str) -> None:
-    """Numeric arrays, x and y (and x_val and y_val) of the same non-zero length."""
-    for name, array in zip(ARRAY_NAMES, arrays, strict=True):
-        if array is not None and (array.ndim == 0 or array.dtype.kind not in "biuf"):
-            raise ConfigError(
-                f'{file}: {key}: expected "{name}" as a numeric array of at least '
-                f"1 dimension, received dtype {array.dtype}, shape {array.shape}"
-            )
-    for first, second in ((0, 1), (2, 3)):
-        a, b = arrays[first], arrays[second]
-        if a is not None and b is not None and len(a) != len(b):
-            raise ConfigError(
-                f'{file}: {key}: expected "{ARRAY_NAMES[first]}" and '
-                f'"{ARRAY_NAMES[second]}" with the same first dimension, received '
-                f"{len(a)} and {len(b)}"
-            )
-    if len(arrays[0]) == 0:
-        raise ConfigError(
-            f'{file}: {key}: expected at least one sample, received "x" of shape {arrays[0].shape}'
-        )
+def _as_data(arrays: Arrays) -> Data:
+    x, y, x_val, y_val = arrays
+    return Data(x=x, y=y, x_val=x_val, y_val=y_val)

@@ -144,3 +144,4 @@ class Status:
     optimizer: str = ""
     last_verdict: str | None = None
     message: str = ""  # why parked / finished, or the last error
+    steps_per_execution: int = 1  # batches per train-function call: a boundary every this many

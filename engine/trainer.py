@@ -148,6 +148,7 @@ class Trainer:
             callbacks=self.dispatcher.active,
             driver=self,
             validation=self.validation,
+            validation_freq=self.ctx.config.train.validation_freq,
             initial_epoch=st.epoch,
             initial_step=st.step_in_epoch,
         )

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
 from ..compilenames import check_optimizer
-from ..data import BatchFeed
-from ..datafiles import load_data
+from ..datafiles import read_data
 from ..errors import CheckpointError, CommandRejected
 from ..events import SessionState
+from ..feeds import make_feed, validation_of
+from ..feeds_loader import split
 from ..mailbox import Command
 from ..restart import RETRY_HINT, raised_by_user_code, reload_user_modules
 from ..trial import check_val_shapes
@@ -43,26 +45,23 @@ def fix_numerics() -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
-    """Data, feed, model and callbacks from the config: the feed and the validation data."""
+def prepare(ctx: Context) -> tuple[Any, Any]:
+    """Data, feed, model and callbacks from the config: the feed and the validation data
+    (arrays or a pipeline, as `fit`'s validation_data)."""
     cfg = ctx.config
     ensure_on_path(cfg.folder)
     if cfg.run.deterministic:
         fix_numerics()
-    x, y, xv, yv = load_data(cfg)
-    if xv is None and cfg.data.validation_split > 0:
-        cut = int(len(x) * (1 - cfg.data.validation_split))
-        x, y, xv, yv = x[:cut], y[:cut], x[cut:], y[cut:]
+    # A loader's pipeline takes its shuffle seeds from the global seed in force when it is
+    # made: seeded here, its order is the run's (as in a script that seeds, then loads), not
+    # whatever this process did before; a resumed run makes the same pipeline again.
+    import keras
+
+    keras.utils.set_random_seed(cfg.run.seed)
+    data = split(read_data(cfg), cfg.data.validation_split)
     file = display_path(cfg.path)
-    check_val_shapes(cfg, file, (x, y, xv, yv))  # else Keras fails at the first epoch's end
-    feed = BatchFeed(
-        x,
-        y,
-        batch_size=cfg.data.batch_size,
-        seed=cfg.run.seed,
-        shuffle=cfg.data.shuffle,
-        steps_per_epoch=cfg.train.steps_per_epoch,
-    )
+    check_val_shapes(cfg, file, data)  # else Keras fails at the first epoch's end
+    feed = make_feed(cfg, data, file, reload=lambda: read_data(cfg))
     st = ctx.state
     st.batch_source = partial(batch_structure, feed)  # builds an unbuilt model (building.py)
     st.builder = resolve_import(cfg.model.builder, "[model].builder", file)
@@ -71,7 +70,7 @@ def prepare(ctx: Context) -> tuple[BatchFeed, tuple | None]:
     st.instance = 1
     entries = make_entries(list(cfg.callbacks), file, ctx.run_dir)
     ctx.dispatcher.replace(entries)
-    return feed, ((xv, yv) if xv is not None else None)
+    return feed, validation_of(data)
 
 
 def begin(ctx: Context, feed=None) -> None:

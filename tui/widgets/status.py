@@ -53,8 +53,10 @@ def describe(status: Status) -> Content:
         counters = [Content(status.message or STARTING_WORK)]
     first = Content("   ").join([state, *counters])
     callbacks = ", ".join(active) or "none"
+    k = status.steps_per_execution  # commands and holds land only between two calls
+    every = f"   boundary every {k} batches" if k > 1 else ""
     second = Content(
-        f"  {status.optimizer or '?'} lr {learning_rate(status.learning_rate)}"
+        f"  {status.optimizer or '?'} lr {learning_rate(status.learning_rate)}{every}"
         f"   callbacks: {callbacks}" + (f" (+{off} off)" if off else "")
     )
     return Content("\n").join([first, second])
