@@ -9,7 +9,8 @@ flight, so that an edit never runs a callback on a thread it did not ask for.
 
 It also notes which callback set `model.stop_training` in `on_epoch_end` (`stopped_by`), so the
 session can say who stopped training, and runs batch-end hooks dispatched to Keras's worker
-thread as the user's code (`userlog.as_user_thread`: their prints go to the run's user.log).
+thread as the user's code (`userlog.as_user_thread`: their prints go to the run's user.log; Keras
+dispatches there only on backends it deems thread-safe, not TensorFlow).
 
 The private members of `CallbackList` used here (`_configure_async_dispatch`, `_flush_futures`,
 `_executor`, `_async_*`, `_in_begin_end_block_count`, `_async_dispatch`) are read in this one

@@ -49,6 +49,16 @@ class Doubler(keras.callbacks.Callback):
             self.model.set_weights([w * 2 for w in self.model.get_weights()])
 
 
+class LambdaHalver(keras.callbacks.LambdaCallback):
+    '''A LambdaCallback: its hook is a lambda, with no `self` to name it by.'''
+
+    def __init__(self):
+        super().__init__(on_epoch_end=lambda epoch, logs: epoch == 1 and self.halve())
+
+    def halve(self):
+        self.model.set_weights([w * 0.5 for w in self.model.get_weights()])
+
+
 class SameWeights(keras.callbacks.Callback):
     '''Assigns the weights the model already has: nothing changes.'''
 
@@ -183,3 +193,15 @@ def test_inspect_prints_whole_checkpoint_names_and_what_a_callback_altered(tmp_p
     (altered,) = [line for line in lines if "weights_changed" in line]
     assert "-> altered" in altered
     assert "EarlyStopping restored the best weights at epoch 2 (best: epoch 1)" in altered
+
+
+def test_a_lambda_callback_is_named(tmp_path):
+    callbacks = '[[callbacks]]\ntype = "ww_effects:LambdaHalver"\n'
+    report = finish(started(_config(tmp_path, callbacks=callbacks)))
+    (changed,) = events_of(report, "weights_changed")
+    assert (changed["detail"]["callback"], changed["detail"]["hook"]) == (
+        "LambdaHalver",
+        "on_epoch_end",
+    )
+    assert changed["session_step"] == 8  # the second epoch's end
+    assert changed["norm_after"] == pytest.approx(0.5 * changed["norm_before"], rel=1e-6)
