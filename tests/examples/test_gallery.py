@@ -10,6 +10,7 @@ rest are `slow` (`pytest -m slow tests/examples`).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "config.toml").is_file())
-FAST = "timeseries_fcn"  # the quickest whole run (~10 s on 2 cores): kept in the default suite
+FAST = "timeseries_fcn"  # among the quickest (12-16 s on 2 shared cores): in the default run
 # The scenarios of every script.toml, in the order the report's segments must show them.
 ORIGINS = ["fresh", "continued", "reset", "restored", "optimizer_reset"]
 VERDICTS = {
@@ -102,69 +103,73 @@ def test_weightwatch_check_accepts_the_example_and_its_script(name, tmp_path):
     assert done.stdout.strip().endswith("config.toml: OK")
 
 
-@pytest.mark.parametrize("name", each_example())
-def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp_path):
-    import json
-
-    import keras
-    from weightwatch.engine.weights import fingerprint
-
-    folder, run, report_path = EXAMPLES / name, tmp_path / "run", tmp_path / "report.json"
+def run_script(name: str, tmp_path: Path) -> dict:
+    """The example headless with its own script.toml; the report it wrote."""
+    folder, report = EXAMPLES / name, tmp_path / "report.json"
+    config, script = str(folder / "config.toml"), str(folder / "script.toml")
     done = weightwatch(
-        "run",
-        str(folder / "config.toml"),
-        "--headless",
-        "--script",
-        str(folder / "script.toml"),
-        "--report",
-        str(report_path),
-        "--run-dir",
-        str(run),
-        cwd=tmp_path,
-    )
+        "run", config, "--headless", "--script", script, "--report", str(report),
+        "--run-dir", str(tmp_path / "run"), cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(report_path.read_text())
+    return json.loads(report.read_text())
+
+
+def check_lineage(name: str, report: dict) -> None:
+    """Verdicts, segments and checkpoints as the script's four scenarios make them."""
     assert [e["detail"] for e in report["events"] if e["kind"] == "error"] == []
     verdicts = {e["kind"]: e["verdict"] for e in report["events"] if e["kind"] in VERDICTS}
     assert verdicts == VERDICTS
-
     segs = report["segments"]
     assert [s["origin"] for s in segs] == ORIGINS
     assert [s["instance"] for s in segs] == [1, 1, 2, 2, 2]
     fresh, continued, reset, restored, recompiled = segs
-    config = tomllib.loads((folder / "config.toml").read_text())
-    script = tomllib.loads((folder / "script.toml").read_text())
+    config = tomllib.loads((EXAMPLES / name / "config.toml").read_text())
+    script = tomllib.loads((EXAMPLES / name / "script.toml").read_text())
     edit = next(a for a in script["action"] if a["do"] == "callbacks")
     assert fresh["callbacks"] == enabled_types(config.get("callbacks", []))
     assert continued["callbacks"] == enabled_types(edit["set"]) == recompiled["callbacks"]
     assert continued["start_fingerprint"] == fresh["end_fingerprint"]  # the same weights go on
-    assert reset["start_fingerprint"] != continued["end_fingerprint"]
+    assert reset["start_fingerprint"] == fresh["start_fingerprint"] != continued["end_fingerprint"]
     assert reset["start_model_step"] == 0 and recompiled["start_model_step"] == 0
     assert recompiled["start_fingerprint"] == restored["end_fingerprint"]  # weights kept
-
-    if name in LR_SET_BY:
-        changed = [e["detail"] for e in report["events"] if e["kind"] == "lr_changed"]
-        assert [(d["callback"], round(d["new"], 7)) for d in changed] == [LR_SET_BY[name]]
-
-    load = next(e["detail"] for e in report["events"] if e["kind"] == "checkpoint_loaded")
-    assert (load.get("data_position") == "start of epoch") == (name in INEXACT)
-
     saved = {c["name"]: c for c in report["checkpoints"]}
     assert sorted(saved) == ["final", "mid"]
     assert restored["start_fingerprint"] == saved["mid"]["fingerprint"]
     assert restored["start_model_step"] == saved["mid"]["model_step"] > 0
     assert saved["final"]["fingerprint"] == report["final"]["fingerprint"]
 
-    # Plain Keras, no weightwatch in between. The same seed builds the weights the run started
-    # from, and the rebuild ("reset") went back to exactly those:
+
+def check_effects(name: str, report: dict) -> None:
+    """What the example's own callbacks and data did, as the events say it."""
+    if name in LR_SET_BY:
+        changed = [e["detail"] for e in report["events"] if e["kind"] == "lr_changed"]
+        assert [(d["callback"], round(d["new"], 7)) for d in changed] == [LR_SET_BY[name]]
+    load = next(e["detail"] for e in report["events"] if e["kind"] == "checkpoint_loaded")
+    assert (load.get("data_position") == "start of epoch") == (name in INEXACT)
+
+
+def check_in_plain_keras(name: str, report: dict) -> None:
+    """No weightwatch in between: the config's seed builds the weights the run started from
+    (and the rebuild went back to), and each checkpoint file holds its reported weights."""
+    import keras
+    from weightwatch.engine.weights import fingerprint
+
+    config = tomllib.loads((EXAMPLES / name / "config.toml").read_text())
     keras.utils.set_random_seed(config["run"]["seed"])
-    assert fingerprint(plain_keras_model(name)) == fresh["start_fingerprint"]
-    assert reset["start_fingerprint"] == fresh["start_fingerprint"]
-    # ... and the files hold exactly the reported weights.
-    for checkpoint in saved.values():
+    assert fingerprint(plain_keras_model(name)) == report["segments"][0]["start_fingerprint"]
+    for checkpoint in report["checkpoints"]:
         model = plain_keras_model(name)
         model.load_weights(checkpoint["path"])
         assert fingerprint(model) == checkpoint["fingerprint"], checkpoint["name"]
+
+
+@pytest.mark.parametrize("name", each_example())
+def test_the_four_scenarios_hold_and_plain_keras_loads_the_checkpoints(name, tmp_path):
+    report = run_script(name, tmp_path)
+    check_lineage(name, report)
+    check_effects(name, report)
+    check_in_plain_keras(name, report)
 
 
 RESUMES = [("weather_tfdata", 20), ("mnist_convnet", 16)]  # mid-epoch: epoch 1, a few steps in
@@ -175,8 +180,6 @@ RESUMES = [("weather_tfdata", 20), ("mnist_convnet", 16)]  # mid-epoch: epoch 1,
 def test_a_resume_from_another_run_directory_repeats_the_uninterrupted_run(name, step, tmp_path):
     """N steps, a checkpoint, `--from` it in a NEW run directory, the rest: the same SHA-256 as
     never stopping (a shuffling tf.data pipeline; Dropout's RNG on arrays)."""
-    import json
-
     config = str(EXAMPLES / name / "config.toml")
     (tmp_path / "save.toml").write_text(
         f'[[action]]\ndo = "save"\nat_step = {step}\nname = "cut"\n\n[[action]]\ndo = "quit"\n'
