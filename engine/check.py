@@ -172,6 +172,13 @@ def _check_trigger(
         )
     if trigger.kind != "at_step":
         return last_step
+    k = config.compile.steps_per_execution
+    if k > 1 and trigger.value % k:  # the step inside an execution never is a boundary
+        raise ScriptError(
+            f"{file}: {action.where}.at_step: expected a multiple of {k} ([compile]."
+            f"steps_per_execution of {config.path.name}: a batch boundary every {k} batches), "
+            f"received {trigger.value}"
+        )
     if last_step and trigger.value < last_step[0]:
         raise ScriptError(
             f"{file}: {action.where}.at_step: expected a step >= {last_step[0]} "

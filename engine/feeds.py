@@ -165,7 +165,15 @@ class DatasetFeed:
         return self._it
 
     def first_batch(self, epoch: int):
-        return next(iter(self.dataset.take(1)))
+        """A batch of zeros shaped as the dataset's elements, for building an unbuilt model
+        (only shapes matter): reading one would make an iterator, which draws a reshuffling
+        pipeline's next seeds and moves every later pass's order."""
+        import tensorflow as tf
+
+        spec = self.dataset.element_spec
+        if not all(isinstance(s, tf.TensorSpec) for s in tf.nest.flatten(spec)):
+            return next(iter(self.dataset.take(1)))  # ragged or sparse: a real batch
+        return tf.nest.map_structure(lambda s: tf.zeros([d or 1 for d in s.shape], s.dtype), spec)
 
     def _fresh(self, strategy, skip: int):
         """A new iterator over one pass (per pass) or the stream of passes, `skip` in."""

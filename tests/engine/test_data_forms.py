@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -142,6 +143,7 @@ def _config(
     loss="mse",
     shuffle=False,
     train="",
+    data="",
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "forms_user.py").write_text(USER)
@@ -161,6 +163,7 @@ def _config(
         loader = "forms_user:{loader}"
         batch_size = {BATCH}
         shuffle = {str(shuffle).lower()}
+        {data}
         [train]
         epochs = {epochs}
         {train}
@@ -358,21 +361,49 @@ def test_steps_per_execution_trains_like_fit_with_boundaries_every_n_batches(tmp
 
 
 @pytest.mark.parametrize(
-    ("loader", "extra", "expect"),
+    ("loader", "train", "data", "expect"),
     [
-        ("bad_keys", "", 'to return a dict with "x" and "y"'),
-        ("forever", "", "[train].steps_per_epoch: expected a number of steps for a dataset"),
-        ("dataset", "steps_per_epoch = 3", "[train].steps_per_epoch: expected a divisor of 4"),
-        ("weighted", 'class_weight = { "0" = 2.0 }', "[train].class_weight: expected no"),
+        ("bad_keys", "", "", 'to return a dict with "x" and "y"'),
+        ("forever", "", "", "[train].steps_per_epoch: expected a number of steps for a dataset"),
+        ("dataset", "steps_per_epoch = 3", "", "[train].steps_per_epoch: expected a divisor of 4"),
+        ("weighted", 'class_weight = { "0" = 2.0 }', "", "[train].class_weight: expected no"),
+        ("dataset", "", "validation_split = 0.25", "[data].validation_split: expected 0 with a"),
     ],
 )
-def test_a_loader_form_fit_would_refuse_is_one_line_naming_the_key(tmp_path, loader, extra, expect):
-    config = load_config(_config(tmp_path, "mlp", loader, train=extra))
+def test_a_loader_form_fit_would_refuse_is_one_line_naming_the_key(
+    tmp_path, loader, train, data, expect
+):
+    config = load_config(_config(tmp_path, "mlp", loader, train=train, data=data))
     with pytest.raises(ConfigError) as info:
         check_config(config)
     message = str(info.value)
     assert message.startswith("config.toml: ") or "config.toml: " in message
     assert expect in message and "\n" not in message
+
+
+def test_the_status_line_says_a_boundary_comes_every_k_batches():
+    from weightwatch.engine.events import SessionState, Status
+    from weightwatch.tui.widgets.status import describe
+
+    status = Status(SessionState.RUNNING, 0, 2, 2, 4, 2, 2, 1, 0.001, 50.0, 1.0, 2.0)
+    assert "boundary every" not in describe(status).plain
+    k4 = describe(replace(status, steps_per_execution=4)).plain
+    assert "boundary every 4 batches" in k4.split("\n")[1]
+
+
+def test_a_script_trigger_inside_an_execution_is_refused_by_check(tmp_path):
+    from weightwatch.engine.check import check_script
+    from weightwatch.engine.errors import ScriptError
+    from weightwatch.engine.script import load_script
+
+    config = load_config(_config(tmp_path, "mlp", "dataset", extra="steps_per_execution = 2"))
+    (tmp_path / "script.toml").write_text(
+        '[[action]]\nat_step = 4\ndo = "save"\n[[action]]\nat_step = 5\ndo = "quit"\n'
+    )
+    with pytest.raises(
+        ScriptError, match=r"\[\[action\]\]\[2\]\.at_step: expected a multiple of 2"
+    ):
+        check_script(load_script(tmp_path / "script.toml"), config)
 
 
 # --- the data position of a shuffling pipeline -----------------------------------------------
@@ -397,7 +428,11 @@ def test_a_restored_pipeline_position_gives_the_batches_of_an_uninterrupted_iter
     strategy = tf.distribute.get_strategy()
     straight = DatasetFeed(user.dataset(), steps_per_epoch=None)
     assert straight.exact_position and straight.steps_per_epoch == 4
+    assert straight.first_batch(0)[0].shape == (1, 3)  # shapes only: no iterator, no seeds
     first = _stream(straight, strategy, 0, 0, 6, True)  # epoch 0 and half of epoch 1
+    assert first == _stream(
+        DatasetFeed(user.dataset(), steps_per_epoch=None), strategy, 0, 0, 6, True
+    )
     state = straight.position_state()
     rest = _stream(straight, strategy, 1, 2, 10, False)  # to the middle of epoch 4
     resumed = DatasetFeed(user.dataset(), steps_per_epoch=None)  # a new pipeline, as a restart
