@@ -479,3 +479,24 @@ def test_two_epochs_save_mid_epoch_and_a_new_session_from_it_equal_four_epochs(t
     report = finish(second)
     assert report["session_steps"] == 6
     assert report["final"]["fingerprint"] == final
+
+
+def test_a_generator_resumes_at_its_epochs_start_and_skips_what_that_epoch_trained(tmp_path):
+    """Not exact in general (a new pass); a generator that yields the same batches each pass
+    then gives the uninterrupted run's weights, Dropout included (the RNG is in the file)."""
+    straight = started(load_config(_config(tmp_path / "a", "mlp", "generator", epochs=3)))
+    final = finish(straight)["final"]["fingerprint"]
+    first = Session(load_config(_config(tmp_path / "b", "mlp", "generator", epochs=3)))
+    hold = first.hold_at_step(6)  # epoch 1, 2 of its 4 batches done
+    first.start()
+    hold.result(T)
+    info = first.save("cut").result(T)
+    stop(first)
+    assert info.data_exact is False
+    second = started(
+        load_config(_config(tmp_path / "c", "mlp", "generator", epochs=3)),
+        from_checkpoint=info.path,
+    )
+    report = finish(second)
+    assert report["events"][0]["detail"].get("data_position") == "start of epoch"
+    assert report["session_steps"] == 6 and report["final"]["fingerprint"] == final
