@@ -1,12 +1,13 @@
 """Feeds over the user's own pipeline: a `tf.data.Dataset` or a `keras.utils.PyDataset`.
 
 They iterate as `fit` does (Keras's EpochIterator): without `[train] steps_per_epoch` an epoch
-is one pass over the dataset (a new `iter()` per epoch); with it, one iterator goes on across
-epochs and starts a new pass when a pass runs out. Both are the same stream as ONE iterator over
-`dataset.repeat()` (a seeded `shuffle` reshuffles each repetition exactly as it reshuffles each
-new `iter()`: checked), and one iterator is what TensorFlow can checkpoint
-(`tf.train.Checkpoint(iterator=...)`): its state, shuffle buffer and seeds included, is the
-feed's `position_state()`, so N steps + save + restart + M steps == N+M steps.
+is one pass over the dataset, a new `iter()` per epoch, plus the one fit makes and never reads at
+each epoch's end (each `iter()` of a reshuffling dataset draws its next seeds, so the data order
+is fit's only with the same draws); with it, ONE iterator over `dataset.repeat()` goes on
+across epochs (fit's iterator that starts a new pass when one runs out). TensorFlow can
+checkpoint either iterator (`tf.train.Checkpoint(iterator=...)`): its state, the shuffle buffer,
+its seeds and the dataset's seed counter (which fixes the later passes' shuffles) is the feed's
+`position_state()`, so N steps + save + restart + M steps == N+M steps.
 
 A pipeline TensorFlow cannot serialize (`from_generator`, `py_function`; every PyDataset) has
 `exact_position = False`: a resume at (epoch, step) draws a new pass and skips the `step`
