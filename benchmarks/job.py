@@ -36,11 +36,15 @@ from .common import ROOT, Row, median, ratio_row
 SAMPLES, EPOCHS, BATCH, HIDDEN, SEED = 16_000, 12, 32, 256, 7
 QUICK = {"samples": 2_000, "epochs": 1}
 KINDS = ("plain", "plain_same", "engine", "ui", "engine_nodet", "ui_nodet")
+PIPE_KINDS = ("pipe_plain", "pipe_engine", "pipe_ui")
 LABEL = "reference MLP 256 hidden, 16,000 samples, batch 32, 12 epochs, whole job"
 
 
-def write_job(folder: Path, samples: int, epochs: int, deterministic: bool) -> Path:
-    """The job as a weightwatch config (and its data) in `folder`."""
+def write_job(
+    folder: Path, samples: int, epochs: int, deterministic: bool, pipeline: bool = False
+) -> Path:
+    """The job as a weightwatch config (and its data) in `folder`; with `pipeline`, the data is
+    a `tf.data` pipeline a loader returns (`pipeline_loader`)."""
     import numpy as np
 
     data = folder / "job.npz"
@@ -49,7 +53,12 @@ def write_job(folder: Path, samples: int, epochs: int, deterministic: bool) -> P
         x = rng.normal(size=(samples, 10)).astype("float32")
         labels = np.argmax(x @ rng.normal(size=(10, 10)), axis=1)
         np.savez(data, x=x, y=np.eye(10, dtype="float32")[labels])
-    name = "job" if deterministic else "job_nodet"
+    name = ("pipe" if pipeline else "job") + ("" if deterministic else "_nodet")
+    data_table = (
+        f'loader = "benchmarks.job:pipeline_loader"\nparams = {{ path = "{data}" }}'
+        if pipeline
+        else f'path = "job.npz"\nbatch_size = {BATCH}\nshuffle = true'
+    )
     cfg = folder / f"{name}.toml"
     cfg.write_text(
         f"""[run]
@@ -68,15 +77,24 @@ loss = "categorical_crossentropy"
 metrics = ["accuracy"]
 
 [data]
-path = "job.npz"
-batch_size = {BATCH}
-shuffle = true
+{data_table}
 
 [train]
 epochs = {epochs}
 """
     )
     return cfg
+
+
+def pipeline_loader(path: str):
+    """A user's input pipeline: shuffled with a seed, batched, prefetched."""
+    import numpy as np
+    import tensorflow as tf
+
+    with np.load(path) as d:
+        x, y = d["x"], d["y"]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(4096, seed=SEED)
+    return ds.batch(BATCH).prefetch(tf.data.AUTOTUNE)
 
 
 # --- one run, in its own process -----------------------------------------------------------------
@@ -86,9 +104,13 @@ def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
     import keras
     import tensorflow as tf  # noqa: F401  (imported before the clock on every side)
 
-    cfg_path = write_job(folder, samples, epochs, deterministic=not kind.endswith("_nodet"))
+    pipeline = kind.startswith("pipe_")
+    cfg_path = write_job(
+        folder, samples, epochs, deterministic=not kind.endswith("_nodet"), pipeline=pipeline
+    )
+    kind = kind.removeprefix("pipe_")
     if kind.startswith("plain"):
-        return _plain(kind, cfg_path, keras)
+        return _plain(kind, cfg_path, keras, pipeline)
     from weightwatch.engine.config import load_config
     from weightwatch.engine.session import Session
 
@@ -121,7 +143,7 @@ def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
     }
 
 
-def _plain(kind: str, cfg_path: Path, keras) -> dict:
+def _plain(kind: str, cfg_path: Path, keras, pipeline: bool = False) -> dict:
     import numpy as np
     from weightwatch.demo_data.models import reference_mlp
 
@@ -140,7 +162,10 @@ def _plain(kind: str, cfg_path: Path, keras) -> dict:
     keras.utils.set_random_seed(SEED)
     model = reference_mlp(inputs=10, hidden=HIDDEN, classes=10)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
+    if pipeline:  # as the user writes it: fit on the pipeline the loader returns
+        model.fit(pipeline_loader(str(cfg_path.parent / "job.npz")), epochs=epochs, verbose=0)
+    else:
+        model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     steps = -(-len(x) // BATCH) * epochs
     return {"steps": steps, "wall": wall, "cpu": cpu}
@@ -169,15 +194,19 @@ def run_child(kind: str, folder: Path, quick: bool) -> dict:
     return json.loads(out.read_text())
 
 
-def main(quick: bool, rounds: int) -> list[Row]:
-    rounds = 1 if quick else min(rounds, 3)  # the issue's protocol: 3 rounds (~5 minutes)
-    got: dict[str, list[dict]] = {k: [] for k in KINDS}
+def interleaved(kinds: tuple[str, ...], quick: bool, rounds: int) -> dict[str, list[dict]]:
+    """`rounds` rounds of one fresh process per kind, the order rotating every round."""
+    got: dict[str, list[dict]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="ww-bench-job-") as tmp:
         for r in range(rounds):
-            order = KINDS[r % len(KINDS) :] + KINDS[: r % len(KINDS)]
-            for kind in order:
+            for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
                 got[kind].append(run_child(kind, Path(tmp), quick))
-    return rows(got, quick, rounds)
+    return got
+
+
+def main(quick: bool, rounds: int) -> list[Row]:
+    rounds = 1 if quick else min(rounds, 3)  # the issue's protocol: 3 rounds (~5 minutes)
+    return rows(interleaved(KINDS, quick, rounds), quick, rounds)
 
 
 def rows(got: dict[str, list[dict]], quick: bool = False, rounds: int = 3) -> list[Row]:
@@ -223,7 +252,7 @@ def rows(got: dict[str, list[dict]], quick: bool = False, rounds: int = 3) -> li
 
 def _main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=KINDS, required=True)
+    p.add_argument("--child", choices=KINDS + PIPE_KINDS, required=True)
     p.add_argument("--folder", type=Path, required=True)
     p.add_argument("--samples", type=int, default=SAMPLES)
     p.add_argument("--epochs", type=int, default=EPOCHS)

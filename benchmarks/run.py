@@ -58,6 +58,7 @@ SECTIONS = {
         "job.engine_nodet",
         "job.ui_nodet",
     ],
+    "pipeline": ["pipeline.engine", "pipeline.ui"],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 

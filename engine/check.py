@@ -91,7 +91,12 @@ def _check_pipeline(config: Config, file: str, data: Data) -> str:
     """A pipeline's length and the keys that go with it, as the session's feed sees them."""
     feed = make_feed(config, data, file)
     exact = "exact resume" if feed.exact_position else "resume at the start of an epoch's data"
-    val = f", validated on a {type(data.validation).__name__}" if data.validation else ""
+    val = ""
+    if data.validation is not None:  # the public kind, not tf.data's private class names
+        import tensorflow as tf
+
+        kind = "tf.data.Dataset" if isinstance(data.validation, tf.data.Dataset) else None
+        val = f", validated on a {kind or type(data.validation).__name__}"
     return f"data: a {data.kind()}, {feed.steps_per_epoch} batches per epoch{val} ({exact})"
 
 

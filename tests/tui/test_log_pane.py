@@ -78,9 +78,24 @@ async def test_the_user_log_pane_shows_prints_after_its_key(app, fake):
         user_print(fake, "epoch 1 done")  # printed while shown: the next tick reads it
         await until(lambda: "epoch 1 done" in pane.text, pilot)
         assert pane.text.splitlines() == ["builder says hello", "loaded 64 rows", "epoch 1 done"]
+        assert pane.border_subtitle == "3 lines"
         await pilot.press("u")
         await pilot.pause()
         assert not pane.display and "builder says hello" not in screen(app)
+
+
+async def test_the_first_print_is_announced_once_while_the_pane_is_hidden(app, fake):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await running(pilot, fake)
+        hints = lambda: [n.message for n in app._notifications if "u shows it" in n.message]  # noqa: E731
+        await pilot.pause(0.3)
+        assert hints() == []  # nothing printed yet: no toast
+        user_print(fake, "builder says hello")
+        await until(lambda: hints(), pilot, timeout=10)
+        assert hints() == ["Your code printed output (user.log): u shows it"]
+        user_print(fake, "more")
+        await pilot.pause(2.5)
+        assert len(hints()) == 1  # once per session, not per line
 
 
 async def test_end_to_end_early_stopping_banner_and_builder_print(tmp_path):
