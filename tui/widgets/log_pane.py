@@ -2,7 +2,8 @@
 
 The engine copies that output to RUN_DIR/user.log (engine/userlog.py); this pane shows the file,
 read from where it was left off, at the dashboard's pace and only while the pane is shown (while
-hidden, one stat() every 2 s until the user's code first prints: a toast then says `u` shows it). One key (`u`) shows and hides it; it opens below the event log.
+hidden, one stat() every 2 s until the user's code first prints: a toast then says `u` shows
+it). One key (`u`) shows and hides it; it opens below the event log.
 """
 
 from __future__ import annotations
