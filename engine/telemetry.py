@@ -10,6 +10,7 @@ the weight norm, a loss blow-up) survive decimation.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from typing import Any
 np: Any = None
 
 DEFAULT_CAPACITY = 4096
+LOG_BLOCKS = 512  # appended blocks kept for remote viewers' `since` pulls (a few per second)
+LOG_ROWS = 1 << 18  # and at most this many rows in them; an older cursor resyncs
+STATE_FIELDS = ("x0", "x1", "lo", "hi", "last", "fill")
 
 
 def _numpy() -> Any:
@@ -161,6 +165,32 @@ class Series:
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.x0, self.x1, self.lo, self.hi, self.last, self.fill))
 
+    def state(self) -> dict[str, Any]:
+        """The buckets in use as plain data (a remote viewer's snapshot; docs/protocol.md)."""
+        n = self.n
+        out: dict[str, Any] = {"capacity": self.capacity, "stride": self.stride}
+        out.update(count=self.count, n=n)
+        out.update({k: getattr(self, k)[:n].tolist() for k in STATE_FIELDS})
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Series:
+        """A series from `state()`'s plain data, checked (it came over a socket): ValueError."""
+        try:
+            s = cls(int(state["capacity"]))
+            n, stride, count = int(state["n"]), int(state["stride"]), int(state["count"])
+            if not (0 <= n <= s.capacity and stride >= 1 and count >= 0):
+                raise ValueError(f"n={n}, stride={stride}, count={count}")
+            for k in STATE_FIELDS:
+                values = state[k]
+                if not isinstance(values, list) or len(values) != n:
+                    raise ValueError(f"{k}: expected a list of {n} numbers")
+                getattr(s, k)[:n] = values
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not a series state: {type(e).__name__} {e}") from None
+        s.n, s.stride, s.count = n, stride, count
+        return s
+
 
 class TelemetryStore:
     """All series of a session, behind one lock; `version` changes on every write."""
@@ -171,6 +201,11 @@ class TelemetryStore:
         self._series: dict[str, Series] = {}
         self.version = 0
         self.layer_names: list[str] = []
+        # What was appended, block by block, for remote viewers' `since` pulls: references to
+        # the arrays the training thread made (no copy on its path), bounded by LOG_*.
+        self._log: deque[tuple[Any, Mapping[str, Any]]] = deque()
+        self._log_rows = 0
+        self.cursor = 0  # blocks ever appended; the log holds the last len(self._log)
 
     def _get(self, name: str) -> Series:
         s = self._series.get(name)
@@ -184,6 +219,7 @@ class TelemetryStore:
             for x, values in rows:
                 for name, y in values.items():
                     self._get(name).append(x, y)
+                self._logged([x], {name: [y] for name, y in values.items()})
             self.version += 1
 
     def append_columns(self, xs, columns: Mapping[str, Any]) -> None:
@@ -191,7 +227,16 @@ class TelemetryStore:
         with self._lock:
             for name, ys in columns.items():
                 self._get(name).extend(xs, ys)
+            self._logged(xs, columns)
             self.version += 1
+
+    def _logged(self, xs, columns: Mapping[str, Any]) -> None:
+        """Keep the block for `since` (under the lock): an append and, rarely, a trim."""
+        self._log.append((xs, columns))
+        self.cursor += 1
+        self._log_rows += len(xs)
+        while len(self._log) > LOG_BLOCKS or self._log_rows > LOG_ROWS:
+            self._log_rows -= len(self._log.popleft()[0])
 
     def append(self, x: float, **values: float) -> None:
         self.append_rows([(x, values)])
@@ -225,3 +270,46 @@ class TelemetryStore:
     def nbytes(self) -> int:
         with self._lock:
             return sum(s.nbytes() for s in self._series.values())
+
+    # ----- remote viewers (engine/remote/server.py; docs/protocol.md "Telemetry") ------------
+    def snapshot(self) -> dict[str, Any]:
+        """Every series' state and the cursor to pull from next, as plain data."""
+        with self._lock:
+            series = {name: s.state() for name, s in self._series.items()}
+            return {"cursor": self.cursor, "layer_names": list(self.layer_names), "series": series}
+
+    def since(self, cursor: int) -> dict[str, Any]:
+        """The blocks appended since `cursor` (a `snapshot` or `since` result's), or
+        `{resync: true}` when the log no longer holds them (or the cursor is not ours)."""
+        with self._lock:
+            kept = len(self._log)
+            if not self.cursor - kept <= cursor <= self.cursor:
+                return {"resync": True, "cursor": self.cursor}
+            blocks = (
+                list(self._log)[kept - (self.cursor - cursor) :] if cursor < self.cursor else []
+            )
+            head = {"cursor": self.cursor, "layer_names": list(self.layer_names)}
+        # Lists made outside the lock: the training thread never waits for a viewer's pull.
+        plain_blocks = [
+            {"x": _floats(xs), "columns": {k: _floats(v) for k, v in cols.items()}}
+            for xs, cols in blocks
+        ]
+        return {**head, "blocks": plain_blocks}
+
+    def load_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Replace every series with a `snapshot()`'s (a remote viewer's store): ValueError for
+        one that is not well formed, and then nothing changed."""
+        series = {str(name): Series.from_state(st) for name, st in snapshot["series"].items()}
+        names = [str(n) for n in snapshot.get("layer_names") or []]
+        with self._lock:
+            self._series = series
+            self.layer_names = names
+            self._log.clear()
+            self._log_rows = 0
+            self.cursor = int(snapshot.get("cursor") or 0)
+            self.version += 1
+
+
+def _floats(values) -> list[float]:
+    tolist = getattr(values, "tolist", None)
+    return [float(v) for v in (tolist() if tolist else values)]
