@@ -66,7 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="checkpoints, segments and events of a run directory")
     ins.add_argument("run_dir")
     ins.add_argument("--json", action="store_true", help="machine-readable output")
+    _serve_parser(sub)
     return p
+
+
+def _serve_parser(sub) -> None:
+    srv = sub.add_parser("serve", help="the attached dashboard in a browser (each tab a viewer)")
+    srv.add_argument("run_dir", help="run directory of a live session (run --detach)")
+    srv.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
 
 
 def _seconds(text: str) -> float:
@@ -162,7 +170,14 @@ def cmd_demo(args) -> int:
     return launch_demo(args)
 
 
+def cmd_serve(args) -> int:
+    from .serve import serve_command
+
+    return serve_command(args)
+
+
 COMMANDS = {"run": cmd_run, "check": cmd_check, "inspect": cmd_inspect, "demo": cmd_demo}
+COMMANDS["serve"] = cmd_serve
 
 if __name__ == "__main__":
     sys.exit(main())
