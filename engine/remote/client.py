@@ -1,0 +1,437 @@
+"""`RemoteSession`: a `SessionAPI` over the session protocol (docs/protocol.md), for viewers.
+
+One daemon thread runs an asyncio loop that owns the connection. The UI thread never waits on
+the network for a read: `status()`, `events()`, `segments()`, `state` and `telemetry` are a cache
+kept fresh by the server's pushes, a status read at the config's refresh rate and telemetry
+pulls ~4 times a second. A command returns a `concurrent.futures.Future` resolved by its reply;
+before it resolves, the cache is re-read, so a caller that waited for a command sees what it did
+(as with a local session). A lost connection is a state, not an exception: `stopped`, with a
+message that says what happened (`locate.describe_dead`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from .. import errors
+from ..api import Listener, plain
+from ..events import CheckpointInfo, Event, Segment, SessionState, StateChanged, Status
+from ..specs import CallbackSpec, Config
+from ..telemetry import TelemetryStore
+from . import protocol
+from .address import SessionUnreachable, describe_gone, parse_address, socket_for
+from .rebuild import config_from_plain, empty_report, status_from_plain
+
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 10.0  # a synchronous read (checkpoints, report): the server answers at once
+TELEMETRY_HZ = 4.0
+ERRORS: dict[str, type[Exception]] = {
+    "CommandRejected": errors.CommandRejected,
+    "BadInput": errors.BadInput,
+    "ConfigError": errors.ConfigError,
+    "ScriptError": errors.ScriptError,
+    "CheckpointError": errors.CheckpointError,
+}
+
+
+class RemoteSession:
+    """A live session behind a socket, used as a local one (see the module docstring)."""
+
+    attached = True  # the dashboard detaches on `q` instead of stopping the training
+
+    def __init__(
+        self,
+        address: str | Path,
+        *,
+        token: str | None = None,
+        viewer: str = "attach",
+        listener: Listener | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+    ) -> None:
+        self.kind, self.where = parse_address(address)
+        self.address = str(address)
+        self.token = token if token is not None else os.environ.get("WEIGHTWATCH_TOKEN")
+        self.viewer = viewer
+        self.listener = listener
+        self.telemetry = TelemetryStore()
+        self._local_run_dir = self.where if self.kind == "unix" else None
+        self._ids = iter(range(1, 2**53))
+        self._pending: dict[int, asyncio.Future] = {}
+        self._ended = threading.Event()  # the session stopped, the viewer left, or it was lost
+        self._events: list[Event] = []
+        self._segments: list[Segment] = []
+        self._status: Status = _no_status()
+        self._report: dict | None = None
+        self._cursor: int | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._closing = False
+        self.lost: str | None = None  # why the connection ended, when it was not us
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="weightwatch-remote", daemon=True
+        )
+        self._thread.start()
+        try:
+            hello = self._wait(self._connect(), connect_timeout)
+        except BaseException:
+            self._shutdown_loop()
+            raise
+        self._config: Config = config_from_plain(hello["config"])
+        self._run_dir = self._local_run_dir or Path(hello["run_dir"])
+        self.pid: int | None = hello.get("pid")
+        self.session_id: str | None = hello.get("session_id")
+
+    # -- the loop thread ----------------------------------------------------------------------
+
+    def _wait(self, coro, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _connect(self) -> dict:
+        try:
+            if self.kind == "tcp":
+                reader, writer = await asyncio.open_connection(*self.where)
+            else:
+                reader, writer = await asyncio.open_unix_connection(socket_for(self.where))
+        except (OSError, ValueError) as exc:
+            where = self._local_run_dir
+            line = describe_gone(where) if where else f"cannot connect to {self.address} ({exc})"
+            raise SessionUnreachable(line) from None
+        self._writer = writer
+        self._reader_task = asyncio.ensure_future(self._read_loop(reader))
+        hello = {"viewer": self.viewer, **({"token": self.token} if self.token else {})}
+        try:
+            result = await self._request("hello", **hello)
+            await self._request("subscribe")
+            await self._sync()
+        except (errors.CommandRejected, errors.BadInput, ConnectionError) as exc:
+            raise SessionUnreachable(f"{self.address}: {exc}") from None
+        self._ticker = asyncio.ensure_future(self._tick())
+        return result
+
+    async def _request(self, op: str, **fields: Any) -> Any:
+        """Send one request and wait for its reply's result (the error rebuilt, raised)."""
+        if self._writer is None or self._ended.is_set() and op != "bye":
+            raise errors.CommandRejected(f"not connected: {self.status().message}")
+        rid = next(self._ids)
+        reply = self._loop.create_future()
+        self._pending[rid] = reply
+        # Written before the first await: requests leave in the order they were made.
+        self._writer.write(protocol.encode({"op": op, "id": rid, **fields}, protocol.MAX_REQUEST))
+        return await reply
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        reason = "the session closed the connection"
+        try:
+            while (message := await protocol.read_frame(reader, protocol.MAX_REPLY)) is not None:
+                self._dispatch(message)
+        except protocol.ProtocolError as exc:
+            reason = f"the session sent a bad frame ({exc})"
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            reason = f"the connection was lost ({type(exc).__name__})"
+        self._lose(reason)
+
+    def _dispatch(self, message: dict) -> None:
+        if "push" in message:
+            if message["push"] == "event":
+                self._pushed_event(message)
+            elif message["push"] == "state":
+                self._pushed_state(message)
+            return
+        reply = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if reply is None or reply.done():
+            return
+        if message.get("ok"):
+            reply.set_result(message.get("result"))
+        else:
+            error = message.get("error") or {}
+            kind = ERRORS.get(str(error.get("type")), RuntimeError)
+            reply.set_exception(kind(error.get("message", "refused")))
+
+    def _pushed_event(self, message: dict) -> None:
+        event = Event(**message["event"])
+        index = message.get("index", len(self._events))
+        if index == len(self._events):
+            self._events.append(event)
+        elif index > len(self._events):
+            asyncio.ensure_future(self._read_events())
+        self._tell(event)
+
+    def _pushed_state(self, message: dict) -> None:
+        state = SessionState(message["state"])
+        reason = message.get("reason", "")
+        self._status = dataclasses.replace(self._status, state=state)
+        step = message.get("session_step", self._status.session_step)
+        self._tell(StateChanged(state, reason, step))
+        if state is SessionState.STOPPED:
+            asyncio.ensure_future(self._stopped())
+
+    def _tell(self, item: object) -> None:
+        listener = self.listener
+        if listener is not None:
+            try:
+                listener(item)
+            except Exception:  # a viewer's listener must not take the connection down
+                pass
+
+    async def _stopped(self) -> None:
+        """The session stopped: keep its report (the process ends soon after), then end."""
+        with contextlib.suppress(Exception):
+            self._report = await self._request("read", what="report")
+        self._ended.set()
+
+    def _lose(self, reason: str) -> None:
+        if self._ended.is_set() and self._writer is None:
+            return
+        gone = self._closing
+        if not gone:
+            self.lost = reason
+        message = "detached" if gone else f"{reason}: {describe_gone(self._local_run_dir)}"
+        for reply in self._pending.values():
+            if not reply.done():
+                reply.set_exception(errors.CommandRejected(f"not connected: {message}"))
+        self._pending.clear()
+        self._writer = None
+        was = self._status.state
+        self._status = dataclasses.replace(
+            self._status, state=SessionState.STOPPED, message=message
+        )
+        if was is not SessionState.STOPPED and not gone:
+            self._tell(StateChanged(SessionState.STOPPED, message, self._status.session_step))
+        self._ended.set()
+
+    async def _tick(self) -> None:
+        """Status at the config's refresh rate, telemetry ~4 times a second."""
+        refresh = 1.0 / max(0.5, self._config_hz())
+        pull = 1.0 / TELEMETRY_HZ
+        loop = self._loop
+        next_status = next_pull = loop.time()
+        while not self._ended.is_set():
+            now = loop.time()
+            with contextlib.suppress(Exception):
+                if now >= next_status:
+                    next_status = now + refresh
+                    await self._read_status()
+                if now >= next_pull:
+                    next_pull = now + pull
+                    await self._pull_telemetry()
+            await asyncio.sleep(max(0.01, min(next_status, next_pull) - loop.time()))
+
+    def _config_hz(self) -> float:
+        config = getattr(self, "_config", None)
+        return (config.ui.refresh_hz if config else 0) or 4.0
+
+    async def _sync(self) -> None:
+        """Everything cached, re-read: after each command, so its effect is seen at once."""
+        await self._read_status()
+        await self._read_events()
+        await self._pull_telemetry()
+
+    async def _read_status(self) -> None:
+        self._status = status_from_plain(await self._request("read", what="status"))
+        self._segments = [Segment(**s) for s in await self._request("read", what="segments")]
+
+    async def _read_events(self) -> None:
+        got = await self._request("read", what="events", since=len(self._events))
+        start = len(self._events)
+        fresh = [Event(**e) for e in got["events"]]
+        # The pushes may have filled part of it meanwhile: keep one copy of each index.
+        self._events.extend(fresh[len(self._events) - start :])
+
+    async def _pull_telemetry(self) -> None:
+        got = await self._request("telemetry", cursor=self._cursor)
+        if got.get("resync"):
+            self._cursor = None
+            got = await self._request("telemetry", cursor=None)
+        store = self.telemetry
+        if "series" in got:
+            store.load_snapshot(got)  # the mirror replaced whole, as one write
+        for block in got.get("blocks", ()):
+            store.append_columns(block["x"], block["columns"])
+        if list(got.get("layer_names", store.layer_names)) != store.layer_names:
+            store.set_layer_names(got["layer_names"])
+        self._cursor = got.get("cursor", self._cursor)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def _call(
+        self, method: str, convert: Callable[[Any], Any] | None = None, **args: Any
+    ) -> Future:
+        async def command() -> Any:
+            result = await self._request("call", method=method, args=plain(args))
+            with contextlib.suppress(Exception):  # a stop ends the process: nothing to re-read
+                await self._sync()
+            return convert(result) if convert and result is not None else result
+
+        try:
+            return asyncio.run_coroutine_threadsafe(command(), self._loop)
+        except RuntimeError:  # the loop is closed: the viewer was closed
+            future: Future = Future()
+            future.set_exception(errors.CommandRejected("not connected: the viewer was closed"))
+            return future
+
+    def pause(self) -> Future:
+        return self._call("pause")
+
+    def resume(self, epochs: int | None = None) -> Future:
+        return self._call("resume", epochs=epochs)
+
+    def set_callbacks(self, specs: list[CallbackSpec]) -> Future:
+        return self._call("set_callbacks", specs=list(specs))
+
+    def save(self, name: str | None = None) -> Future:
+        return self._call("save", _checkpoint, name=name)
+
+    def load(self, ref: str) -> Future:
+        return self._call("load", _checkpoint, ref=ref)
+
+    def rebuild(self, seed: int | None = None) -> Future:
+        return self._call("rebuild", seed=seed)
+
+    def recompile(
+        self, optimizer: str | dict | None = None, learning_rate: float | dict | None = None
+    ) -> Future:
+        return self._call("recompile", optimizer=optimizer, learning_rate=learning_rate)
+
+    def set_lr(self, value: float) -> Future:
+        return self._call("set_lr", value=value)
+
+    def note_error(self, message: str, detail: dict | None = None) -> Future:
+        return self._call("note_error", message=message, detail=detail)
+
+    def hold_at_step(self, n: int) -> Future:
+        return self._call("hold_at_step", n=n)
+
+    def hold_at_epoch(self, n: int) -> Future:
+        return self._call("hold_at_epoch", n=n)
+
+    def hold_when_finished(self) -> Future:
+        return self._call("hold_when_finished")
+
+    def release(self) -> None:
+        self._call("release")  # lands in order with the commands sent before it
+
+    def stop(self) -> Future:
+        """Stop the training (not just this viewer): resolves with the final report."""
+        if self._ended.is_set():
+            future: Future = Future()
+            future.set_result(None)
+            return future
+
+        def keep(report: dict) -> dict:
+            self._report = report
+            return report
+
+        return self._call("stop", keep)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Wait until the session stops, the connection is lost or this viewer detaches."""
+        self._ended.wait()
+
+    def start(self) -> object:
+        thread = threading.Thread(target=self.run, name="weightwatch-remote-run", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        """Detach: `bye`, then the connection and the loop end; the session goes on."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._loop.is_running():
+            with contextlib.suppress(Exception):
+                self._wait(self._bye(), 2.0)
+        self._ended.set()
+        self._shutdown_loop()
+
+    async def _bye(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        writer.write(protocol.encode({"op": "bye"}, protocol.MAX_REQUEST))
+        with contextlib.suppress(Exception):
+            await writer.drain()
+        self._lose("detached")
+        writer.close()
+        for task in (getattr(self, "_ticker", None), getattr(self, "_reader_task", None)):
+            if task is not None:
+                task.cancel()
+
+    def _shutdown_loop(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(2.0)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def run_dir(self) -> Path:
+        return self._run_dir
+
+    @property
+    def state(self) -> SessionState:
+        return self.status().state
+
+    def status(self) -> Status:
+        return self._status
+
+    def events(self) -> list[Event]:
+        return list(self._events)
+
+    def segments(self) -> list[Segment]:
+        return list(self._segments)
+
+    def _read_now(self, what: str, fallback: Any) -> Any:
+        """A read the UI makes rarely (a dialog opening): asked now, or `fallback` when gone."""
+        if self._ended.is_set():
+            return fallback
+        try:
+            return self._wait(self._request("read", what=what), READ_TIMEOUT_S)
+        except Exception:
+            return fallback
+
+    def list_checkpoints(self) -> list[CheckpointInfo]:
+        return [CheckpointInfo(**c) for c in self._read_now("checkpoints", [])]
+
+    def default_checkpoint_name(self) -> str:
+        return (
+            self._read_now("default_checkpoint_name", "")
+            or f"step-{self.status().session_step:06d}"
+        )
+
+    def report(self) -> dict:
+        """The live session's report; once it stopped (or is gone), its final one."""
+        if self._report is not None:
+            return self._report
+        report = self._read_now("report", None)
+        return (
+            report
+            if report is not None
+            else empty_report(self.status(), self.segments(), self.events())
+        )
+
+    def viewers(self) -> list:
+        return self._read_now("viewers", [])
+
+
+def _checkpoint(result: dict) -> CheckpointInfo:
+    return CheckpointInfo(**result)
+
+
+def _no_status() -> Status:
+    return Status(SessionState.STARTING, 0, 0, 0, 0, 0, 0, 0, None, None, None, None)
