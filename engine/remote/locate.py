@@ -59,7 +59,8 @@ def _private(folder: Path, create: bool) -> Path:
     nobody else may enter. BadInput (one line) otherwise."""
     if create:
         try:
-            folder.mkdir(mode=0o700, parents=False, exist_ok=True)
+            folder.parent.mkdir(parents=True, exist_ok=True)  # the run directory, say
+            folder.mkdir(mode=0o700, exist_ok=True)
         except OSError as e:
             raise BadInput(f"{folder}: cannot make the session folder ({e.strerror})") from None
     try:
