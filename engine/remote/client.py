@@ -39,6 +39,7 @@ ERRORS: dict[str, type[Exception]] = {
     "ConfigError": errors.ConfigError,
     "ScriptError": errors.ScriptError,
     "CheckpointError": errors.CheckpointError,
+    "ProtocolError": errors.CommandRejected,  # the connection closes after it
 }
 
 
@@ -152,7 +153,7 @@ class RemoteSession:
             reply.set_result(message.get("result"))
         else:
             error = message.get("error") or {}
-            kind = ERRORS.get(str(error.get("type")), RuntimeError)
+            kind = ERRORS.get(str(error.get("type")), errors.BadInput)  # docs/protocol.md
             reply.set_exception(kind(error.get("message", "refused")))
 
     def _pushed_event(self, message: dict) -> None:

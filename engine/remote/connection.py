@@ -67,8 +67,13 @@ def reply(rid: int, result: Any) -> bytes:
         return error_frame(rid, "CommandRejected", f"the result could not be sent: {one_line(e)}")
 
 
+BAD_INPUT_KINDS = ("CheckpointError", "ConfigError", "ScriptError")  # engine/errors.py's
+
+
 def refusal(rid: int, exc: BaseException) -> bytes:
     kind = "BadInput" if isinstance(exc, BadInput) else "CommandRejected"
+    if type(exc).__name__ in BAD_INPUT_KINDS:  # the viewer raises the same class (docs/protocol)
+        kind = type(exc).__name__
     return error_frame(rid, kind, one_line(exc, with_type=False))
 
 

@@ -1,14 +1,18 @@
-"""Two implementations of `SessionAPI`, one fixture: every test here runs against both.
+"""Three implementations of `SessionAPI`, one fixture: every test here runs against each.
 
 `engine`: the real `Session` on a tiny MLP (64 samples, batches of 16: 4 steps an epoch, 3
 epochs), on its own training thread. `fake`: the test double with the same shape (4 steps an
-epoch, 3 epochs), training by itself on its own thread at `rate` batches per second. The tests
-use nothing but the protocol (and `config` for the expected defaults)."""
+epoch, 3 epochs), training by itself on its own thread at `rate` batches per second. `remote`:
+a `RemoteSession` (what `weightwatch attach` drives) talking over the run directory's socket to
+a `SessionServer` that serves the fake, so that the remote path cannot drift either; starting it
+starts the served session, as the detached process does. The tests use nothing but the protocol
+(and `config` for the expected defaults)."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 from weightwatch.engine.api import SessionAPI
@@ -32,17 +36,34 @@ def make_fake(folder: Path) -> SessionAPI:
     return FakeSession(config, rate=500.0)
 
 
+def make_remote(folder: Path) -> SessionAPI:
+    from weightwatch.engine.remote.client import RemoteSession
+    from weightwatch.engine.remote.server import SessionServer
+
+    served = make_fake(folder)
+    served.run_dir.mkdir(parents=True, exist_ok=True)
+    server = SessionServer(served, served.run_dir).start()
+    client = RemoteSession(served.run_dir, viewer="conformance")
+    _served[id(client)] = (served, server)
+    return client
+
+
 _started: set[int] = set()
+_served: dict[int, tuple[SessionAPI, Any]] = {}  # a RemoteSession's: (served session, server)
+MAKERS = {"engine": make_engine, "fake": make_fake, "remote": make_remote}
 
 
 def start(session: SessionAPI) -> None:
     _started.add(id(session))
+    served = _served.get(id(session))
+    if served is not None:  # the session process trains by itself; the viewer waits with it
+        served[0].start()
     session.start()
 
 
-@pytest.fixture(params=["engine", "fake"])
+@pytest.fixture(params=list(MAKERS))
 def api(request, tmp_path):
-    session = (make_engine if request.param == "engine" else make_fake)(tmp_path / "s")
+    session = MAKERS[request.param](tmp_path / "s")
     yield session
     if id(session) in _started:  # a session never started would never answer a stop
         _started.discard(id(session))
@@ -51,6 +72,11 @@ def api(request, tmp_path):
         except Exception:
             pass
     session.close()
+    served, server = _served.pop(id(session), (None, None))
+    if server is not None:
+        server.close()
+        served.stop()
+        served.close()
 
 
 def done(future: Future):

@@ -17,6 +17,7 @@ from weightwatch.engine.checkpoints import check_name
 from weightwatch.engine.errors import BadInput, CheckpointError, CommandRejected
 from weightwatch.engine.events import Event, StateChanged
 from weightwatch.engine.events import SessionState as S
+from weightwatch.engine.remote.client import RemoteSession
 from weightwatch.engine.report import EVENT_KEYS
 from weightwatch.engine.session import Session
 from weightwatch.engine.specs import CallbackSpec
@@ -68,6 +69,7 @@ def test_every_protocol_method_has_the_same_signature_on_both():
         fake = _shape(getattr(FakeSession, name))
         engine = _shape(getattr(Session, name))
         assert fake == protocol, name
+        assert _shape(getattr(RemoteSession, name)) == protocol, name
         if name == "start":  # the engine gives local callers its Thread (a kind of object)
             assert engine == (protocol[0], threading.Thread)
         else:
@@ -75,6 +77,7 @@ def test_every_protocol_method_has_the_same_signature_on_both():
     properties = [n for n in MEMBERS if isinstance(getattr(SessionAPI, n, None), property)]
     assert sorted(properties) == ["config", "run_dir", "state", "telemetry"]
     assert isinstance(FakeSession.state, property) and isinstance(Session.state, property)
+    assert isinstance(RemoteSession.state, property)
 
 
 def test_plain_refuses_what_cannot_cross_a_socket():
