@@ -16,6 +16,8 @@ from pathlib import Path
 
 from weightwatch.engine.errors import BadInput
 
+from . import detach
+
 EPILOG = """examples:
   weightwatch run                      the built-in demo config, live
   weightwatch run config.toml          your own run
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train with the live dashboard")
     run.add_argument("config", nargs="?", help="config TOML (default: the built-in demo)")
     _run_options(run)
+    detach.add_run_options(run)  # --detach, --listen (tui/detach.py)
     run.add_argument(
         "--plain", action="store_true", help="no dashboard: one progress line per epoch (logs, CI)"
     )
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("run_dir")
     ins.add_argument("--json", action="store_true", help="machine-readable output")
     _serve_parser(sub)
+    detach.add_parsers(sub)  # stop, ps
     return p
 
 
@@ -159,6 +163,8 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.detach:
+        return detach.run_detached(args)
     from .launch import launch
 
     return launch(args)
@@ -178,6 +184,16 @@ def cmd_serve(args) -> int:
 
 COMMANDS = {"run": cmd_run, "check": cmd_check, "inspect": cmd_inspect, "demo": cmd_demo}
 COMMANDS["serve"] = cmd_serve
+COMMANDS["stop"] = detach.stop
+
+
+def cmd_ps(args) -> int:
+    from .ps import ps
+
+    return ps(args)
+
+
+COMMANDS["ps"] = cmd_ps
 
 if __name__ == "__main__":
     sys.exit(main())

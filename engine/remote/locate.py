@@ -91,9 +91,14 @@ def describe_dead(run_dir: Path | str) -> str | None:
     if not run_dir.is_dir():
         return f"no session in {where}: no such run directory"
     holder = _read_json(run_dir / "session.lock", 4096)
-    last = last_event(run_dir)
-    step = f" at session step {last['session_step']:,}" if last else ""
-    kind = f" (last event: {last['kind']})" if last else ""
+    last, step_n = last_event(run_dir), last_metrics_step(run_dir)
+    if last and (step_n is None or step_n <= last["session_step"]):
+        step, kind = f" at session step {last['session_step']:,}", f" (last event: {last['kind']})"
+    elif step_n is not None:
+        step = f" at session step {step_n:,}"
+        kind = f" (last event: {last['kind']} at step {last['session_step']:,})" if last else ""
+    else:
+        step = kind = ""
     if isinstance(holder, dict) and holder:
         pid = holder.get("pid")
         if type(pid) is int and pid > 0 and _alive(pid):
@@ -111,14 +116,7 @@ def describe_dead(run_dir: Path | str) -> str | None:
 
 def last_event(run_dir: Path) -> dict | None:
     """The last whole event record of events.jsonl ({kind, session_step}), from its tail only."""
-    try:
-        with open(run_dir / "events.jsonl", "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - TAIL_BYTES))
-            tail = f.read(TAIL_BYTES)
-    except OSError:
-        return None
-    for line in reversed(tail.split(b"\n")):
+    for line in reversed(_tail(run_dir / "events.jsonl").split(b"\n")):
         try:
             record = json.loads(line)
         except ValueError:
@@ -130,6 +128,26 @@ def last_event(run_dir: Path) -> dict | None:
             and type(record.get("session_step")) is int
         ):
             return {"kind": record["kind"][:60], "session_step": record["session_step"]}
+    return None
+
+
+def _tail(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            return f.read(TAIL_BYTES)
+    except OSError:
+        return b""
+
+
+def last_metrics_step(run_dir: Path) -> int | None:
+    """The session step of metrics.csv's last whole row (training goes on between events)."""
+    lines = _tail(run_dir / "metrics.csv").split(b"\n")
+    for line in reversed(lines[:-1]):  # the part after the last newline may be torn
+        first = line.split(b",", 1)[0]
+        if first.isdigit():
+            return int(first)
     return None
 
 

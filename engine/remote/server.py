@@ -289,11 +289,13 @@ class SessionServer:
             "run_dir": str(self.run_dir),
             "config": plain(self.session.config),
             "protocol": p.VERSION,
+            "listen": None if self.listen is None else f"{self.listen[0]}:{self.port}",
         }
         return {"id": msg["id"], "ok": True, "result": result}
 
     def _call(self, conn: Connection, rid: int, method: str, args: dict[str, Any]) -> None:
         try:
+            pass  # p.check_args(method, args)  # names and JSON types, before any session sees them
             if method == "set_callbacks":
                 args = {**args, "specs": specs_from(args.get("specs"))}
             bound = getattr(self.session, method)
