@@ -12,6 +12,8 @@ import math
 import struct
 from typing import Any
 
+from ..errors import BadInput
+
 VERSION = 1
 HEADER = struct.Struct(">I")
 MAX_REQUEST = 1 << 20  # a client's frame (commands, reads): 1 MiB
@@ -130,6 +132,50 @@ def check_request(message: dict[str, Any]) -> dict[str, Any]:
         if cursor is not None and (type(cursor) is not int or cursor < 0):
             raise ProtocolError("telemetry: cursor must be null or a non-negative integer")
     return message
+
+
+# Each call's arguments and the JSON types they may have (engine/api.py). A session checks its
+# commands' values on the training thread, at a boundary, where a value of the wrong type must
+# never arrive: a remote one (anything at all) is checked here first.
+_NUMBER = "number"
+ARGS: dict[str, dict[str, tuple]] = {
+    "pause": {},
+    "resume": {"epochs": (int, None)},
+    "set_callbacks": {"specs": (list,)},
+    "save": {"name": (str, None)},
+    "load": {"ref": (str,)},
+    "rebuild": {"seed": (int, None)},
+    "recompile": {"optimizer": (str, dict, None), "learning_rate": (_NUMBER, dict, None)},
+    "set_lr": {"value": (_NUMBER,)},
+    "note_error": {"message": (str,), "detail": (dict, None)},
+    "stop": {},
+    "hold_at_step": {"n": (int,)},
+    "hold_at_epoch": {"n": (int,)},
+    "hold_when_finished": {},
+    "release": {},
+}
+_NAMES: dict[Any, str] = {int: "an integer", str: "a string", list: "a list", dict: "an object"}
+_NAMES |= {None: "null", _NUMBER: "a number"}
+
+
+def check_args(method: str, args: dict[str, Any]) -> None:
+    """A call's argument names and JSON types; BadInput (one line) for the first wrong one."""
+    allowed = ARGS[method]
+    for key, value in args.items():
+        if key not in allowed:
+            takes = ", ".join(allowed) or "no arguments"
+            raise BadInput(f"call {method}: unknown argument {_short(key)} (takes {takes})")
+        if not any(_is(value, kind) for kind in allowed[key]):
+            wanted = " or ".join(_NAMES[kind] for kind in allowed[key])
+            raise BadInput(f"call {method}: {key} must be {wanted}, received {_short(value)}")
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if kind is None:
+        return value is None
+    if kind == _NUMBER:
+        return type(value) in (int, float)
+    return type(value) is kind  # bool is not an int here: True is no seed
 
 
 def _short(value: Any) -> str:

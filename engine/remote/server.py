@@ -295,7 +295,7 @@ class SessionServer:
 
     def _call(self, conn: Connection, rid: int, method: str, args: dict[str, Any]) -> None:
         try:
-            pass  # p.check_args(method, args)  # names and JSON types, before any session sees them
+            p.check_args(method, args)  # names and JSON types, before any session sees them
             if method == "set_callbacks":
                 args = {**args, "specs": specs_from(args.get("specs"))}
             bound = getattr(self.session, method)
