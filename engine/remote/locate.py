@@ -131,14 +131,22 @@ def last_event(run_dir: Path) -> dict | None:
     return None
 
 
-def _tail(path: Path) -> bytes:
+def _tail(path: Path, limit: int = TAIL_BYTES) -> bytes:
+    """The last `limit` bytes of a plain file, b"" for anything else: a FIFO or a device
+    planted in a run directory must not hang or flood `attach` and `ps`."""
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - TAIL_BYTES))
-            return f.read(TAIL_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return b""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return b""
+        return os.pread(fd, limit, max(0, st.st_size - limit))
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def last_metrics_step(run_dir: Path) -> int | None:
@@ -152,11 +160,10 @@ def last_metrics_step(run_dir: Path) -> int | None:
 
 
 def _read_json(path: Path, limit: int) -> object:
+    data = _tail(path, limit)
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit)
         return json.loads(data) if data.strip() else {}
-    except (OSError, ValueError):
+    except ValueError:
         return None
 
 

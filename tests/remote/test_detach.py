@@ -256,3 +256,16 @@ def test_sighup_is_ignored_and_sigterm_stops_cleanly(tmp_path, capsys):
     report = json.loads((run_dir / "report.json").read_text())
     assert report["events"][-1]["kind"] == "quit"
     assert registry.entries() == []
+
+
+def test_describe_dead_reads_no_fifo_and_no_link_target(tmp_path):
+    """A run directory is input: a FIFO would hang a plain open(), a link must not be taken for a
+    path to follow anywhere but to a plain file's bytes."""
+    pid = dead_pid()
+    run_dir = fake_run_dir(tmp_path / "odd", pid=pid, events=[])
+    (run_dir / "events.jsonl").unlink()
+    os.mkfifo(run_dir / "events.jsonl")
+    (run_dir / "metrics.csv").symlink_to("/dev/zero")
+    assert describe_dead(run_dir) == (
+        f"the session in odd is not running: process {pid} ended without a clean stop"
+    )
