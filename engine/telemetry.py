@@ -21,7 +21,7 @@ np: Any = None
 
 DEFAULT_CAPACITY = 4096
 LOG_BLOCKS = 512  # appended blocks kept for remote viewers' `since` pulls (a few per second)
-LOG_ROWS = 1 << 18  # and at most this many rows in them; an older cursor resyncs
+LOG_VALUES = 1 << 22  # and at most this many values in them (32 MiB); older cursors resync
 STATE_FIELDS = ("x0", "x1", "lo", "hi", "last", "fill")
 
 
@@ -204,7 +204,7 @@ class TelemetryStore:
         # What was appended, block by block, for remote viewers' `since` pulls: references to
         # the arrays the training thread made (no copy on its path), bounded by LOG_*.
         self._log: deque[tuple[Any, Mapping[str, Any]]] = deque()
-        self._log_rows = 0
+        self._log_values = 0
         self.cursor = 0  # blocks ever appended; the log holds the last len(self._log)
 
     def _get(self, name: str) -> Series:
@@ -234,9 +234,9 @@ class TelemetryStore:
         """Keep the block for `since` (under the lock): an append and, rarely, a trim."""
         self._log.append((xs, columns))
         self.cursor += 1
-        self._log_rows += len(xs)
-        while len(self._log) > LOG_BLOCKS or self._log_rows > LOG_ROWS:
-            self._log_rows -= len(self._log.popleft()[0])
+        self._log_values += _values(xs, columns)
+        while len(self._log) > LOG_BLOCKS or self._log_values > LOG_VALUES:
+            self._log_values -= _values(*self._log.popleft())
 
     def append(self, x: float, **values: float) -> None:
         self.append_rows([(x, values)])
@@ -305,9 +305,13 @@ class TelemetryStore:
             self._series = series
             self.layer_names = names
             self._log.clear()
-            self._log_rows = 0
+            self._log_values = 0
             self.cursor = int(snapshot.get("cursor") or 0)
             self.version += 1
+
+
+def _values(xs, columns: Mapping[str, Any]) -> int:
+    return len(xs) * (1 + len(columns))
 
 
 def _floats(values) -> list[float]:

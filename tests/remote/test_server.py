@@ -233,3 +233,38 @@ def test_a_long_socket_path_falls_back_to_a_private_folder(tmp_path, monkeypatch
     assert path.parent == tmp_path / "rt" / "weightwatch" and len(path.name) == 21
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     assert socket_path(Path(str(deep) + "/")) == path  # the same run directory, the same socket
+
+
+def test_the_telemetry_log_is_bounded_and_an_old_cursor_resyncs(monkeypatch):
+    import numpy as np
+    from weightwatch.engine import telemetry
+
+    monkeypatch.setattr(telemetry, "LOG_BLOCKS", 3)
+    store = TelemetryStore(capacity=8)  # 5 blocks of 10: the buckets halve, stride 8
+    for i in range(5):
+        store.append_columns(np.arange(i * 10, i * 10 + 10.0), {"loss": np.arange(10.0) + i})
+    assert store.since(1) == {"resync": True, "cursor": 5}
+    assert [b["x"][0] for b in store.since(2)["blocks"]] == [20.0, 30.0, 40.0]
+    assert store.since(5)["blocks"] == []
+    mirror = TelemetryStore(capacity=8)
+    mirror.load_snapshot(store.snapshot())
+    assert mirror.window("loss", width=3) == store.window("loss", width=3)
+    assert mirror.snapshot() == store.snapshot()
+    monkeypatch.setattr(telemetry, "LOG_VALUES", 30)  # 20 values a block of 10 rows
+    store.append_columns([50.0, 51.0], {"loss": [1.0, 2.0]})  # 4 values: keeps 2 blocks
+    assert store.since(3)["resync"] is True
+    assert [len(b["x"]) for b in store.since(4)["blocks"]] == [10, 2]
+
+
+def test_a_malformed_snapshot_changes_nothing():
+    store = TelemetryStore()
+    store.append(1.0, loss=2.0)
+    snap = store.snapshot()
+    snap["series"]["loss"]["x0"] = [1.0, 2.0]  # n is 1
+    with pytest.raises(ValueError, match="x0"):
+        TelemetryStore().load_snapshot(snap)
+    mirror = TelemetryStore()
+    mirror.append(5.0, loss=9.0)
+    with pytest.raises(ValueError):
+        mirror.load_snapshot({"series": {"loss": {"n": "many"}}})
+    assert mirror.latest("loss") == 9.0
