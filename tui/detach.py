@@ -21,6 +21,7 @@ START_TIMEOUT_S = 600.0  # TensorFlow's import and a model build on a busy machi
 STARTING_NOTE_S = 1.0  # say "starting…" once the wait is longer than this
 STOP_TIMEOUT_S = 120.0  # a stop lands at the next boundary: one batch (a long one, maybe)
 EXIT_TIMEOUT_S = 30.0  # then the report is written and the process ends
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def add_run_options(run) -> None:
@@ -58,7 +59,13 @@ def run_detached(args) -> int:
             raise BadInput(f"--detach: does not combine with --{flag} (attach --headless does)")
     config_path = Path(args.config) if args.config else demo_config_path()
     config, _, run_dir, ref = prepare(args, config_path)
-    parse_listen(args.listen)  # a bad --listen is bad input, now
+    listen = parse_listen(args.listen)  # a bad --listen is bad input, now
+    if listen is not None and listen[0] not in LOOPBACK:
+        print(
+            f"weightwatch: warning: listening on {listen[0]}, not loopback: anyone who can reach "
+            "the port and has the token can steer this run",
+            file=sys.stderr,
+        )
     run_dir = Path(run_dir or config.run.run_dir).resolve()
     command = [sys.executable, "-m", "weightwatch.engine.remote.daemon", str(config_path)]
     command += ["--run-dir", str(run_dir)]
@@ -162,7 +169,7 @@ def last_line(path: Path, offset: int) -> str:
 
 def stop(args) -> int:
     from weightwatch.engine.remote.address import describe_gone
-    from weightwatch.engine.remote.blocking import Blocking, Unreachable
+    from weightwatch.engine.remote.blocking import Blocking, TimedOut, Unreachable
 
     from .summary import run_summary
 
@@ -176,6 +183,13 @@ def stop(args) -> int:
     try:
         report = link.ask("call", method="stop", timeout=STOP_TIMEOUT_S)
         ended = link.wait_closed(EXIT_TIMEOUT_S)  # report.json written, socket removed
+    except TimedOut:
+        print(
+            f"weightwatch: the session did not stop within {STOP_TIMEOUT_S:.0f} s (user code "
+            f"still running?); it stops at its next batch boundary; see {run_dir}/session.log",
+            file=sys.stderr,
+        )
+        return 1
     except Unreachable:
         report, ended = None, True  # it ended while we asked: report.json says how
     finally:

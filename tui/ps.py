@@ -14,7 +14,7 @@ from pathlib import Path
 def ps(args) -> int:
     from weightwatch.engine.remote.registry import entries
 
-    rows = [row_of(entry) for entry in entries()]
+    rows = [row for row in map(row_of, entries()) if row is not None]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -28,16 +28,21 @@ def ps(args) -> int:
     return 0
 
 
-def row_of(entry: dict) -> dict:
-    """What ps shows of one registry entry: asked live, or described from the run directory."""
+def row_of(entry: dict) -> dict | None:
+    """What ps shows of one registry entry: asked live, or described from the run directory;
+    None (and the entry removed) once another session has taken that run directory."""
     from weightwatch.engine.remote.blocking import Blocking, Unreachable
-    from weightwatch.engine.remote.locate import describe_dead
+    from weightwatch.engine.remote.locate import describe_dead, lock_holder
+    from weightwatch.engine.remote.registry import unregister
 
     run_dir = Path(entry["run_dir"])
     row = {"run_dir": str(run_dir), "pid": entry["pid"], "listen": entry.get("listen")}
     try:
         link = Blocking(run_dir, viewer="ps", timeout=3.0)
         try:
+            if link.hello.get("pid") != entry["pid"]:  # another session serves there now
+                unregister(Path(entry["entry"]))
+                return None
             status = link.ask("read", what="status")
             viewers = [v for v in link.ask("read", what="viewers") if v.get("viewer") != "ps"]
         finally:
@@ -50,6 +55,10 @@ def row_of(entry: dict) -> dict:
         if dead is None:
             why = "starting or not answering" if isinstance(e, Unreachable) else str(e)
             return {**row, "state": "unknown", "problem": why}
+        holder = lock_holder(run_dir)
+        if (holder is not None and holder != entry["pid"]) or "stopped cleanly" in dead:
+            unregister(Path(entry["entry"]))  # a later session's run directory now: not news
+            return None
         return {**row, "state": "dead", "problem": dead}
     return {
         **row,

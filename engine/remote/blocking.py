@@ -16,6 +16,10 @@ class Unreachable(Exception):
     """Nothing answers at the run directory's socket."""
 
 
+class TimedOut(Unreachable):
+    """The session is there but did not answer in time (a stop behind a long batch)."""
+
+
 class Blocking:
     """One connection to the session in `run_dir`; `hello` is sent on connect."""
 
@@ -45,6 +49,8 @@ class Blocking:
                     raise Unreachable("the session closed the connection")
                 if msg.get("id") == rid:
                     break
+        except TimeoutError:
+            raise TimedOut(f"no reply to {op} in {self.sock.gettimeout():.0f} s") from None
         except (OSError, p.ProtocolError) as e:
             raise Unreachable(str(e)) from None
         if msg.get("ok"):

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from ..errors import BadInput
@@ -68,16 +69,20 @@ def serve(args) -> int:
     entry = registry.register(session.run_dir, where)
     _stop_on_signals(session)
     print(f"{READY_LINE} in {session.run_dir} (pid {os.getpid()})", flush=True)
+    code = 0
     try:
         with _fd2_to(session.run_dir / "tensorflow.log"):
             session.run()
-        write_final_report(session)
+    except Exception:  # an internal error: the traceback for session.log, the report still
+        traceback.print_exc()
+        code = 1
     finally:
+        write_final_report(session)
         server.close()
         registry.unregister(entry)
         session.close()
     print(f"weightwatch: session stopped; report {session.run_dir / 'report.json'}", flush=True)
-    return 0
+    return code
 
 
 def write_final_report(session) -> None:

@@ -114,6 +114,14 @@ def describe_dead(run_dir: Path | str) -> str | None:
     return f"no session in {where}: nothing has run there"
 
 
+def lock_holder(run_dir: Path) -> int | None:
+    """The pid written in RUN_DIR/session.lock (the last session to take it, if it has not
+    released it), or None."""
+    holder = _read_json(Path(run_dir) / "session.lock", 4096)
+    pid = holder.get("pid") if isinstance(holder, dict) else None
+    return pid if type(pid) is int else None
+
+
 def last_event(run_dir: Path) -> dict | None:
     """The last whole event record of events.jsonl ({kind, session_step}), from its tail only."""
     for line in reversed(_tail(run_dir / "events.jsonl").split(b"\n")):

@@ -22,6 +22,7 @@ from weightwatch.tui.cli import main
 
 from tests.conftest import write_config
 from tests.fakes.fake_session import FakeSession, fake_config
+from tests.remote.wire import Wire
 
 T = 180.0  # seconds: TensorFlow's import on a shared machine
 
@@ -147,8 +148,6 @@ def test_ps_lists_a_live_session_with_its_viewers_and_a_dead_one(tmp_path, capsy
         entry = {"run_dir": str(run_dir), "pid": who, "started": float(name), "listen": None}
         (folder / f"{name}.json").write_text(json.dumps(entry))
     (folder / "junk.json").write_text("not json")
-    from tests.remote.wire import Wire
-
     viewer = Wire(socket_path(session.run_dir))
     viewer.ask("hello", viewer="attach")
     try:
@@ -201,8 +200,20 @@ def test_detach_ps_stop_writes_the_report_and_the_process_ends(tmp_path, capsys)
     rc, out, _ = cli(["ps"], capsys)
     assert rc == 0 and out.startswith("job/run  running  epoch ") and f"pid {pid}" in out
     assert os.stat(socket_path(run_dir)).st_mode & 0o777 == 0o600
+    viewer = Wire(socket_path(run_dir), timeout=T)  # a viewer of the real session
+    assert viewer.ask("hello", viewer="attach")["result"]["pid"] == pid
+    viewer.ask("subscribe")
+    assert viewer.ask("call", method="pause")["ok"]
+    assert viewer.push()["event"]["kind"] == "pause"
+    snap = viewer.ask("telemetry", cursor=None)["result"]
+    assert snap["series"]["loss"]["count"] > 0 and len(snap["layer_names"]) > 0
+    assert "1 viewer" in cli(["ps"], capsys)[1]
     rc, out, err = cli(["stop", "job/run"], capsys)
     assert rc == 0, err
+    pushes = [viewer.push() for _ in range(3)]  # paused, quit, stopped: then the end
+    assert [m.get("state") or m["event"]["kind"] for m in pushes] == ["paused", "quit", "stopped"]
+    assert viewer.frame() is None
+    viewer.close()
     report = json.loads((run_dir / "report.json").read_text())
     assert report["session_steps"] > 0 and report["events"][-1]["kind"] == "quit"
     assert f"{report['session_steps']:,} steps trained" in out
@@ -231,15 +242,15 @@ def test_kill_9_of_the_session_process_is_one_line_in_ps_and_stop(tmp_path, caps
     ), out
     rc, _, err = cli(["stop", "job/run"], capsys)
     assert rc == 1 and f"process {pid} ended without a clean stop" in err
-    # the same run directory takes a new detached session (the stale socket is replaced)
-    run_dir, pid2 = detach_again(tmp_path, capsys)
+    # the same run directory takes a new detached session (the stale socket is replaced), and
+    # ps forgets the dead one: its run directory is the new session's now
+    config = tmp_path / "job" / "config.toml"
+    rc, _, err = cli(["run", str(config), "--detach"], capsys)
+    assert rc == 0, err
+    rc, out, _ = cli(["ps"], capsys)
+    assert len(out.splitlines()) == 1 and out.startswith("job/run  running"), out
+    assert [e["pid"] for e in registry.entries()] != [pid]
     assert cli(["stop", "job/run"], capsys)[0] == 0
-
-
-def detach_again(tmp_path, capsys) -> tuple[Path, int]:
-    for entry in registry.entries():
-        registry.unregister(Path(entry["entry"]))
-    return detach(tmp_path, capsys)
 
 
 @pytest.mark.slow
