@@ -229,6 +229,9 @@ def test_detach_ps_stop_writes_the_report_and_the_process_ends(tmp_path, capsys)
 @pytest.mark.slow
 def test_kill_9_of_the_session_process_is_one_line_in_ps_and_stop(tmp_path, capsys):
     run_dir, pid = detach(tmp_path, capsys)
+    viewer = Wire(socket_path(run_dir), timeout=T)
+    saved = viewer.ask("call", method="save", args={"name": "mid"})["result"]
+    viewer.close()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while not gone(pid):
@@ -244,9 +247,21 @@ def test_kill_9_of_the_session_process_is_one_line_in_ps_and_stop(tmp_path, caps
     assert rc == 1 and f"process {pid} ended without a clean stop" in err
     # the same run directory takes a new detached session (the stale socket is replaced), and
     # ps forgets the dead one: its run directory is the new session's now
+    from weightwatch.engine.checkpoints import CheckpointStore
+
+    (listed,) = CheckpointStore(run_dir, clean=False).list(verify=True)
+    assert (listed.name, listed.loadable, listed.model_step) == ("mid", True, saved["model_step"])
     config = tmp_path / "job" / "config.toml"
-    rc, _, err = cli(["run", str(config), "--detach"], capsys)
+    rc, _, err = cli(["run", str(config), "--detach", "--from", "mid"], capsys)
     assert rc == 0, err
+    viewer = Wire(socket_path(run_dir), timeout=T)
+    started = viewer.ask("read", what="events")["result"]["events"][-1]
+    viewer.close()
+    assert (started["kind"], started["verdict"], started["detail"]["from"]) == (
+        "started",
+        "restored",
+        "mid",
+    )
     rc, out, _ = cli(["ps"], capsys)
     assert len(out.splitlines()) == 1 and out.startswith("job/run  running"), out
     assert [e["pid"] for e in registry.entries()] != [pid]
