@@ -295,3 +295,21 @@ def test_describe_dead_reads_no_fifo_and_no_link_target(tmp_path):
     assert describe_dead(run_dir) == (
         f"the session in odd is not running: process {pid} ended without a clean stop"
     )
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_be_built_exits_2_and_leaves_no_session(tmp_path, capsys):
+    config = write_config(tmp_path / "job", builder="broken")
+    models = tmp_path / "job" / "ww_test_models.py"
+    models.write_text(
+        models.read_text() + "\n\ndef broken():\n    raise ValueError('no model today')\n"
+    )
+    rc, out, err = cli(["run", str(config), "--detach"], capsys)
+    assert rc == 2
+    assert err.startswith("weightwatch: could not start: ") and "no model today" in err, err
+    assert err.count("\n") == 1
+    deadline = time.monotonic() + 30
+    while registry.entries():
+        assert time.monotonic() < deadline, "the failed session did not end"
+        time.sleep(0.05)
+    assert json.loads((tmp_path / "job" / "run" / "report.json").read_text())["session_steps"] == 0
