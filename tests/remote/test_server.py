@@ -268,3 +268,61 @@ def test_a_malformed_snapshot_changes_nothing():
     with pytest.raises(ValueError):
         mirror.load_snapshot({"series": {"loss": {"n": "many"}}})
     assert mirror.latest("loss") == 9.0
+
+
+def test_a_viewer_killed_mid_stream_is_forgotten_and_training_goes_on(served):
+    import socket
+    import struct
+
+    session, server, connect = served
+    running(session)
+    doomed, other = connect(), connect()
+    doomed.ask("hello", viewer="doomed"), doomed.ask("subscribe")
+    other.ask("hello", viewer="other")
+    doomed.send("read", what="report")  # a reply on its way as it dies
+    doomed.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    doomed.sock.close()  # a reset, as a kill -9 leaves it
+    other.ask("call", method="pause"), other.ask("call", method="resume")
+    wait_for(lambda: [c.viewer for c in server.connections] == ["other"], "the dead viewer gone")
+    before = session.status().session_step
+    wait_for(lambda: session.status().session_step > before + 5, "training to go on")
+
+
+def test_tcp_silence_and_too_many_viewers_get_one_error(tmp_path, monkeypatch):
+    from weightwatch.engine.remote import server as server_module
+
+    monkeypatch.setattr(server_module, "HELLO_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 2)
+    session = FakeSession(fake_config(tmp_path / "run"), rate=100.0)
+    server = SessionServer(session, session.run_dir, listen=("127.0.0.1", 0)).start()
+    try:
+        silent = Wire(("127.0.0.1", server.port))
+        error = silent.frame()
+        assert error["error"] == {
+            "type": "ProtocolError",
+            "message": "no hello with the token in time",
+        }
+        assert silent.frame() is None
+        silent.close()
+        first, second = Wire(server.socket), Wire(server.socket)
+        first.ask("read", what="status"), second.ask("read", what="status")
+        third = Wire(server.socket)
+        assert third.frame()["error"]["message"] == "too many viewers (2)"
+        assert third.frame() is None
+        assert first.ask("read", what="status")["ok"]
+        for wire in (first, second, third):
+            wire.close()
+    finally:
+        server.close()
+        session.stop()
+
+
+def test_stop_over_the_wire_replies_with_the_final_report(served):
+    session, server, connect = served
+    running(session)
+    w = connect()
+    report = w.ask("call", method="stop")["result"]
+    assert report["session_steps"] == session.session_step > 0
+    assert report["events"][-1]["kind"] == "quit"
+    again = w.ask("call", method="pause")
+    assert again["error"] == {"type": "CommandRejected", "message": "the session has stopped"}
