@@ -32,7 +32,16 @@ def state_home(tmp_path, monkeypatch):
     """A registry of our own (ps lists only what these tests started)."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
-    return tmp_path / "state"
+    yield tmp_path / "state"
+    # A test that failed half-way must not leave its session process training forever (one was
+    # found still at 80 % CPU after its run directory was gone): kill what the registry lists.
+    for entry in registry.entries():
+        try:
+            pid = int(entry["pid"])
+            if b"weightwatch.engine.remote.daemon" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)  # only our session process, never a reused pid
+        except (OSError, ValueError, KeyError):
+            pass
 
 
 def cli(argv, capsys) -> tuple[int, str, str]:
