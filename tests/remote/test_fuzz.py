@@ -184,10 +184,13 @@ def check_run_dir(run: Path, saved: list[str]) -> None:
     """The reliability invariants: events.jsonl parses line by line, each line complete, and
     every listed checkpoint (the saved ones among them) loads and matches its fingerprint."""
     from weightwatch.engine.checkpoints import CheckpointStore
+    from weightwatch.engine.runlog import read_run
 
     text = (run / "events.jsonl").read_text()
     assert text.endswith("\n")
-    kinds = [json.loads(line)["kind"] for line in text.splitlines()]
+    records = [json.loads(line) for line in text.splitlines()]  # every line whole JSON
+    assert all(isinstance(r, dict) for r in records)
+    kinds = [e["kind"] for e in read_run(run)[0]]
     assert kinds[0] == "started" and kinds[-1] == "quit", kinds
     listed = {c.name: c for c in CheckpointStore(run, clean=False).list(verify=True)}
     assert set(saved) <= set(listed), (saved, sorted(listed))
