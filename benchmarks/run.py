@@ -59,6 +59,13 @@ SECTIONS = {
         "job.ui_nodet",
     ],
     "pipeline": ["pipeline.engine", "pipeline.ui"],
+    "remote": [
+        "remote.viewers0",
+        "remote.viewers1",
+        "remote.viewers3",
+        "remote.key_latency",
+        "remote.attach_1m",
+    ],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 
