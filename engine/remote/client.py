@@ -356,16 +356,18 @@ class RemoteSession:
 
     async def _bye(self) -> None:
         writer = self._writer
-        if writer is None:
-            return
-        writer.write(protocol.encode({"op": "bye"}, protocol.MAX_REQUEST))
-        with contextlib.suppress(Exception):
-            await writer.drain()
-        self._lose("detached")
-        writer.close()
+        if writer is not None:
+            writer.write(protocol.encode({"op": "bye"}, protocol.MAX_REQUEST))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            self._lose("detached")
+            writer.close()
+        # Also after a lost connection: a task left pending when the loop closes is printed
+        # ("Task was destroyed but it is pending!") under the viewer's one closing line.
         for task in (getattr(self, "_ticker", None), getattr(self, "_reader_task", None)):
             if task is not None:
                 task.cancel()
+        await asyncio.sleep(0)  # let the cancellations land before the loop stops
 
     def _shutdown_loop(self) -> None:
         if self._loop.is_running():
