@@ -63,13 +63,11 @@ def check_port(port: int) -> int:
 
 def serve_command(args) -> int:
     """The CLI entry: check the run directory has a live session, then serve until Ctrl+C."""
-    from weightwatch.engine.remote.locate import describe_dead
-
     run_dir = Path(args.run_dir)
     port = check_port(args.port)
-    dead = describe_dead(run_dir)
-    if dead is not None:
-        print(f"weightwatch: {dead}", file=sys.stderr)
+    gone = not_answering(run_dir)
+    if gone is not None:
+        print(f"weightwatch: {gone}", file=sys.stderr)
         return 1
     server = make_server(attach_command(run_dir), args.host, port, f"weightwatch {run_dir.name}")
     if not is_loopback(args.host):
@@ -79,6 +77,19 @@ def serve_command(args) -> int:
             file=sys.stderr,
         )
     return run_server(server, args.host, port)
+
+
+def not_answering(run_dir: Path) -> str | None:
+    """None when a session answers on RUN_DIR's socket; else one line saying what happened
+    (from the run directory's files, as `attach` says it)."""
+    from weightwatch.engine.remote.blocking import Blocking
+    from weightwatch.engine.remote.locate import describe_dead
+
+    try:
+        Blocking(run_dir, viewer="serve", timeout=5.0).close()
+        return None
+    except Exception as exc:  # Unreachable, a refusal, a bad folder: one line all the same
+        return describe_dead(run_dir) or f"the session in {run_dir} does not answer ({exc})"
 
 
 def run_server(server, host: str, port: int) -> int:

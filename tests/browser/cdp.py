@@ -139,6 +139,14 @@ class Browser:
         )
         return result["result"].get("value")
 
+    async def press(self, key: str) -> None:
+        """A key typed into the page's terminal (its hidden textarea takes the keys)."""
+        await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+        code = {"windowsVirtualKeyCode": ord(key.upper()), "code": f"Key{key.upper()}"}
+        for kind in ("keyDown", "keyUp"):
+            extra = {"text": key, **code} if kind == "keyDown" else code
+            await self.send("Input.dispatchKeyEvent", session=True, type=kind, key=key, **extra)
+
     async def screenshot(self, path: Path) -> Path:
         shot = await self.send("Page.captureScreenshot", session=True, format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
