@@ -156,7 +156,11 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
     def on_unmount(self) -> None:
         for sig in self._signals:
             asyncio.get_running_loop().remove_signal_handler(sig)
-        if not self._quitting:
+        if self._quitting:
+            return
+        if getattr(self.session, "attached", False):
+            self.session.close()  # a viewer that ends detaches: the training goes on
+        else:
             self.session.stop()  # never leave the training thread parked behind us
 
     async def on_event(self, event: events.Event) -> None:

@@ -71,7 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--json", action="store_true", help="machine-readable output")
     _serve_parser(sub)
     detach.add_parsers(sub)  # stop, ps
+    _attach_parser(sub)
     return p
+
+
+def _attach_parser(sub) -> None:
+    att = sub.add_parser("attach", help="the dashboard on a live session (run --detach)")
+    att.add_argument(
+        "address", nargs="?", help="RUN_DIR or tcp://HOST:PORT (default: your one live session)"
+    )
+    att.add_argument("--token-file", help="the TCP token (RUN_DIR/.session/token, copied)")
+    att.add_argument("--headless", action="store_true", help="no screen: perform --script")
+    att.add_argument("--script", help="headless script TOML: actions to perform")
+    att.add_argument("--report", help="write the report JSON here")
 
 
 def _serve_parser(sub) -> None:
@@ -194,6 +206,15 @@ def cmd_ps(args) -> int:
 
 
 COMMANDS["ps"] = cmd_ps
+
+
+def cmd_attach(args) -> int:
+    from .attach import attach_command
+
+    return attach_command(args)
+
+
+COMMANDS["attach"] = cmd_attach
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -101,6 +101,9 @@ async def run_app_headless(app: WeightwatchApp, script: Script, size=(120, 40)) 
     except Exception as exc:  # a bug in the app or the runner: keep the run's record anyway
         app.internal_error = app.internal_error or exc
     if not app.finished.is_set():
+        if getattr(app.session, "attached", False):  # a viewer's failure leaves training be
+            app.write_final_report()
+            return app.session.close()
         stopped = asyncio.wrap_future(app.session.stop())  # resolves once the thread returned
         with contextlib.suppress(Exception):
             await asyncio.wait_for(stopped, QUIT_WAIT_S)
@@ -388,11 +391,15 @@ class ScriptRunner:
         await asyncio.sleep(seconds)
 
     async def do_quit(self) -> None:
-        await self.quit()
+        await self.quit(stop=True)
 
-    async def quit(self) -> None:
+    async def quit(self, stop: bool = False) -> None:
+        """`q`; a script's own `quit` stops the training, which in an attached viewer is its
+        own keys (`q` there detaches: the script's end leaves the session running)."""
         if self.app.finished.is_set():
             return
         await self.close_dialogs()
-        await self.pilot.press("q")
+        for key in getattr(self.app, "STOP_KEYS", ("q",)) if stop else ("q",):
+            await self.pilot.press(key)
+            await self.pilot.pause()
         await asyncio.wait_for(self.app.finished.wait(), COMMAND_TIMEOUT_S)

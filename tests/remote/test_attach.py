@@ -1,0 +1,161 @@
+"""The attached dashboard (`weightwatch attach`) on a served fake: the same screen and keys as a
+local run, `q` detaching while training goes on, `X` stopping it after a confirmation, a second
+viewer seeing the first one's command, and the one-line exits when there is nothing to attach to.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from weightwatch.engine.events import SessionState as S
+from weightwatch.engine.remote.client import RemoteSession
+from weightwatch.engine.remote.server import SessionServer
+from weightwatch.tui.attach import AttachedApp, StopDialog, connect
+from weightwatch.tui.cli import main
+
+from tests.fakes.fake_session import FakeSession, fake_config
+from tests.tui.conftest import until
+from tests.tui.svgtext import svg_text
+
+SIZE = (120, 40)
+T = 30.0
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A fake training by itself (100 batches/s, 50 epochs of 60) behind a server."""
+    session = FakeSession(fake_config(tmp_path / "run", epochs=50), rate=100.0)
+    session.run_dir.mkdir(parents=True, exist_ok=True)
+    server = SessionServer(session, session.run_dir).start()
+    session.start()
+    clients: list[RemoteSession] = []
+
+    def viewer() -> RemoteSession:
+        clients.append(RemoteSession(session.run_dir))
+        return clients[-1]
+
+    yield session, viewer
+    for client in clients:
+        client.close()
+    server.close()
+    session.stop()
+
+
+def attached(client: RemoteSession, **kw) -> AttachedApp:
+    return AttachedApp(client, cursor_blink=False, handle_signals=False, **kw)
+
+
+def text(app) -> str:
+    return svg_text(app.export_screenshot())
+
+
+async def test_the_attached_dashboard_shows_the_sessions_status_and_charts(served):
+    fake, viewer = served
+    app = attached(viewer())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: fake.status().session_step > 10, pilot, T)
+        fake.pause().result(T)
+        step = fake.status().session_step
+        await until(lambda: "● PAUSED" in text(app), pilot, T)
+        await until(lambda: app.session.telemetry.last_x() == step, pilot, T)
+        app.dashboard.tick(force=True)
+        await pilot.pause()
+        screen = text(app)
+        assert "waiting for the first training step" not in screen  # both charts plot
+        assert "global weight norm (L2)" in screen and "loss" in screen
+        assert app.session.telemetry.latest("loss") == fake.telemetry.latest("loss")
+        assert "q Detach" in screen and "X Stop training…" in screen
+        assert "Quit" not in screen
+
+
+async def test_a_key_in_one_viewer_is_the_same_event_in_another(served):
+    fake, viewer = served
+    first, second = attached(viewer()), viewer()
+    async with first.run_test(size=SIZE) as pilot:
+        await until(lambda: fake.status().state is S.RUNNING, pilot, T)
+        await pilot.press("p")
+        await until(lambda: fake.status().state is S.PAUSED, pilot, T)
+        await until(lambda: "pause" in [e.kind for e in second.events()], pilot, T)
+        here = [e for e in first.session.events() if e.kind == "pause"]
+        there = [e for e in second.events() if e.kind == "pause"]
+        assert here == there == [e for e in fake.events() if e.kind == "pause"]
+        await until(lambda: second.state is S.PAUSED, pilot, T)
+
+
+async def test_q_detaches_and_the_training_goes_on(served):
+    fake, viewer = served
+    app = attached(viewer())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: fake.status().session_step > 5, pilot, T)
+        await pilot.press("q")
+        await until(lambda: app.finished.is_set(), pilot, T)
+    assert app.detached and not app.stopping
+    before = fake.status().session_step
+    await until(lambda: fake.status().session_step > before + 5, None, T)
+    assert fake.status().state is S.RUNNING
+    assert not (fake.run_dir / "report.json").exists()  # a detach is not a stop
+    assert [e.kind for e in fake.events()] == ["started"]
+
+
+async def test_the_stop_key_asks_then_stops_with_the_report_written(served, tmp_path):
+    fake, viewer = served
+    app = attached(viewer(), report_path=tmp_path / "out" / "report.json")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: fake.status().session_step > 5, pilot, T)
+        await pilot.press("X")
+        await pilot.pause()
+        assert isinstance(app.screen, StopDialog)
+        await pilot.press("escape")  # cancelled: nothing happens
+        await pilot.pause()
+        assert app.screen is app.dashboard and fake.status().state is S.RUNNING
+        await pilot.press("X")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(lambda: app.finished.is_set(), pilot, T)
+    assert app.stopping and fake.state is S.STOPPED
+    written = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert written == json.loads((fake.run_dir / "report.json").read_text()) == fake.report()
+    assert written["events"][-1]["kind"] == "quit"
+
+
+def test_attach_to_nothing_or_to_a_dead_session_is_one_line_exit_1(tmp_path, capsys):
+    run_dir = tmp_path / "gone"
+    run_dir.mkdir()
+    events = {"type": "event", "kind": "checkpoint_saved", "session_step": 1200}
+    (run_dir / "events.jsonl").write_text(json.dumps(events) + "\n")
+    (run_dir / "session.lock").write_text(json.dumps({"pid": 2**22 + 7}))
+    assert main(["attach", str(run_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "ended without a clean stop at session step 1,200" in err
+    assert "(last event: checkpoint_saved)" in err
+    assert main(["attach", str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err == (
+        f"weightwatch: no session in {tmp_path / 'nothing'}: no such run directory\n"
+    )
+
+
+def test_attach_without_a_run_dir_takes_the_one_live_session_else_lists_them(
+    served, tmp_path, monkeypatch, capsys
+):
+    fake, _ = served
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert main(["attach"]) == 1
+    assert capsys.readouterr().err == (
+        "weightwatch: no live session to attach to (start one: weightwatch run CONFIG --detach)\n"
+    )
+    from weightwatch.engine.remote import registry
+
+    registry.register(fake.run_dir, None)  # this process: alive
+    session = connect(None, None)
+    try:
+        assert session.run_dir == fake.run_dir.resolve() and session.state is not S.STOPPED
+    finally:
+        session.close()
+    other = registry.registry_dir() / "1.json"  # pid 1 is alive too: two live sessions
+    other.write_text(json.dumps({"run_dir": "/runs/other", "pid": 1, "started": 2e9}))
+    assert main(["attach"]) == 1
+    err = capsys.readouterr().err
+    listed = f"weightwatch attach {fake.run_dir} | /runs/other"
+    assert err == f"weightwatch: 2 live sessions; name one: {listed}\n"
