@@ -398,6 +398,8 @@ class ScriptRunner:
         own keys (`q` there detaches: the script's end leaves the session running)."""
         if self.app.finished.is_set():
             return
+        if not stop and getattr(self.session, "attached", False):
+            self.let_go()  # a viewer that detaches leaves no hold behind: training goes on
         await self.close_dialogs()
         for key in getattr(self.app, "STOP_KEYS", ("q",)) if stop else ("q",):
             await self.pilot.press(key)

@@ -159,3 +159,68 @@ def test_attach_without_a_run_dir_takes_the_one_live_session_else_lists_them(
     err = capsys.readouterr().err
     listed = f"weightwatch attach {fake.run_dir} | /runs/other"
     assert err == f"weightwatch: 2 live sessions; name one: {listed}\n"
+
+
+ATTACH_SCRIPT = """
+[[action]]
+do = "save"
+at_step = 150
+name = "mid"
+
+[[action]]
+do = "set_lr"
+at_step = 200
+value = 0.0005
+"""
+REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
+
+
+def attach_headless(tmp_path, run_dir, script: str) -> tuple[int, dict]:
+    (tmp_path / "script.toml").write_text(script)
+    report = tmp_path / "attached-report.json"
+    argv = ["attach", str(run_dir), "--headless", "--script", str(tmp_path / "script.toml")]
+    code = main([*argv, "--report", str(report)])
+    return code, json.loads(report.read_text())
+
+
+async def test_attach_headless_runs_a_script_and_detaches_with_the_run_headless_report(
+    tmp_path, capsys
+):
+    from weightwatch.engine.script import load_script
+    from weightwatch.tui.headless import run_headless
+
+    local = FakeSession(fake_config(tmp_path / "local", epochs=50), rate=2000.0)
+    (tmp_path / "script.toml").write_text(ATTACH_SCRIPT)
+    expected = await run_headless(local, load_script(tmp_path / "script.toml"))
+    fake = FakeSession(fake_config(tmp_path / "run", epochs=50), rate=100.0)
+    fake.run_dir.mkdir(parents=True)
+    server = SessionServer(fake, fake.run_dir).start()
+    fake.start()
+    try:
+        import asyncio
+
+        code, report = await asyncio.to_thread(
+            attach_headless, tmp_path, fake.run_dir, ATTACH_SCRIPT
+        )
+        assert code == 0
+        assert set(report) == set(expected) == REPORT_KEYS
+        landed = [(e["session_step"], e["kind"]) for e in report["events"]]
+        assert landed == [(0, "started"), (150, "checkpoint_saved"), (200, "lr_changed")]
+        assert [(e["session_step"], e["kind"]) for e in expected["events"]][:3] == landed
+        assert "detached; training goes on" in capsys.readouterr().out
+        before = fake.status().session_step
+        await until(lambda: fake.status().session_step > before, None, T)  # it goes on
+        assert fake.state is S.RUNNING and not (fake.run_dir / "report.json").exists()
+        assert fake.status().learning_rate == 0.0005
+    finally:
+        server.close()
+        fake.stop()
+
+
+def test_a_scripts_quit_stops_the_attached_session_with_the_report_written(served, tmp_path):
+    fake, _ = served
+    script = '[[action]]\ndo = "quit"\nat_step = 120\n'
+    code, report = attach_headless(tmp_path, fake.run_dir, script)
+    assert code == 0 and fake.state is S.STOPPED
+    assert report == fake.report() == json.loads((fake.run_dir / "report.json").read_text())
+    assert [(e["session_step"], e["kind"]) for e in report["events"]][-1] == (120, "quit")
