@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Label, Static
 from weightwatch.engine.errors import BadInput
 from weightwatch.tui.app import WeightwatchApp
+from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
 from weightwatch.tui.screens.dialogs import SimpleDialog, buttons
 
@@ -62,13 +63,34 @@ class AttachedDashboard(DashboardScreen):
     ]
 
 
+# `?` lists the dashboard's keys with an attached viewer's q and X in place of the local quit.
+HELP_KEYS = [b for b in DASHBOARD_BINDINGS if b.key != "q"] + AttachedDashboard.BINDINGS
+
+
 class AttachedApp(WeightwatchApp):
     """`WeightwatchApp` on a live session in another process (see the module docstring)."""
 
     BINDINGS = [
-        Binding("ctrl+c", "quit", "Detach", show=False, priority=True, id="quit.ctrl_c"),
-        Binding("ctrl+q", "quit", "Detach", show=False, priority=True, id="quit.ctrl_q"),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Detach",
+            show=False,
+            priority=True,
+            tooltip=DETACH_TIP,
+            id="quit.ctrl_c",
+        ),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Detach",
+            show=False,
+            priority=True,
+            tooltip=DETACH_TIP,
+            id="quit.ctrl_q",
+        ),
     ]
+    HELP_KEYS = HELP_KEYS
     STOP_KEYS = (STOP_KEY, "enter")  # what a script's `quit` presses (tui/headless.py)
     detached = False  # q: this viewer left, training goes on
     stopping = False  # X, confirmed: the training itself stops

@@ -224,7 +224,8 @@ class CommandsMixin(_AppBase):
         from weightwatch.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_bindings(self, DASHBOARD_BINDINGS, CHART_HELP)))
+            keys = getattr(self, "HELP_KEYS", DASHBOARD_BINDINGS)  # an attached viewer's q and X
+            self.push_screen(HelpScreen(help_bindings(self, keys, CHART_HELP)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every dashboard action is in the command palette too; Quit, Keys and Screenshot

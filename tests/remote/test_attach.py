@@ -67,6 +67,10 @@ async def test_the_attached_dashboard_shows_the_sessions_status_and_charts(serve
         assert app.session.telemetry.latest("loss") == fake.telemetry.latest("loss")
         assert "q Detach" in screen and "X Stop training…" in screen
         assert "Quit" not in screen
+        await pilot.press("question_mark")
+        await until(lambda: "Stop the training itself" in text(app), pilot, T)
+        assert "Leave this viewer; training goes on" in text(app)
+        assert "Stop training, write the report and exit" not in text(app)  # the local q's
 
 
 async def test_a_key_in_one_viewer_is_the_same_event_in_another(served):
