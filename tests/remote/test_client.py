@@ -1,0 +1,96 @@
+"""RemoteSession beyond the conformance suite: TCP with its token, a lost connection as a state
+(never an exception into the UI), and the telemetry mirror matching the session's store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from weightwatch.engine.errors import CommandRejected
+from weightwatch.engine.events import SessionState as S
+from weightwatch.engine.events import StateChanged
+from weightwatch.engine.remote.client import RemoteSession, SessionUnreachable
+from weightwatch.engine.remote.locate import describe_dead, token_path
+from weightwatch.engine.remote.server import SessionServer
+from weightwatch.tui.cli import main
+
+from tests.fakes.fake_session import FakeSession, fake_config
+
+T = 20.0
+
+
+def wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + T
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A fake training by itself (200 batches/s) behind a server on the socket and on TCP."""
+    session = FakeSession(fake_config(tmp_path / "run", epochs=100), rate=200.0)
+    session.run_dir.mkdir(parents=True)
+    server = SessionServer(session, session.run_dir, listen=("127.0.0.1", 0)).start()
+    session.start()
+    yield session, server
+    server.close()
+    session.stop()
+
+
+def test_tcp_with_the_token_is_a_session_and_a_wrong_token_one_line(served, tmp_path, capsys):
+    fake, server = served
+    address = f"tcp://127.0.0.1:{server.port}"
+    token = token_path(fake.run_dir).read_text().strip()
+    client = RemoteSession(address, token=token)
+    try:
+        assert client.config == fake.config
+        assert client.run_dir == fake.run_dir.resolve()  # the session's, from hello
+        assert client.kind == "tcp" and client.state is S.RUNNING
+    finally:
+        client.close()
+    with pytest.raises(SessionUnreachable, match="wrong or missing token"):
+        RemoteSession(address, token="0" * 64)
+    (tmp_path / "bad-token").write_text("f" * 64 + "\n")
+    assert main(["attach", address, "--token-file", str(tmp_path / "bad-token")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"weightwatch: {address}: hello: wrong or missing token\n"
+    assert fake.state is S.RUNNING  # nobody got in, nothing changed
+
+
+def test_a_lost_connection_is_a_stopped_state_with_a_reason_not_an_exception(served):
+    fake, server = served
+    heard: list[object] = []
+    client = RemoteSession(fake.run_dir, listener=heard.append)
+    try:
+        wait_for(lambda: client.status().session_step > 0, "a status read")
+        server.close()  # the session process went away
+        wait_for(lambda: client.state is S.STOPPED, "the client to notice")
+        said = describe_dead(fake.run_dir)  # from the run directory's files (the fake's: none)
+        closed, reset = "the session closed the connection", "the connection was lost"
+        assert client.status().message.startswith((closed, reset))  # a clean close or a reset
+        assert client.status().message.endswith(f": {said}")
+        (change,) = [m for m in heard if isinstance(m, StateChanged)]
+        assert change.state is S.STOPPED and change.reason == client.status().message
+        with pytest.raises(CommandRejected, match="not connected"):
+            client.pause().result(T)
+        assert client.list_checkpoints() == [] and set(client.report()) >= {"events", "final"}
+        client.run()  # returns at once: the session is gone
+    finally:
+        client.close()
+
+
+def test_the_telemetry_mirror_is_the_sessions_store(served):
+    fake, _ = served
+    client = RemoteSession(fake.run_dir)
+    try:
+        wait_for(lambda: fake.status().session_step > 30, "training")
+        at = client.hold_at_step(fake.status().session_step + 20).result(T)
+        assert client.telemetry.last_x() == at == fake.telemetry.last_x()
+        assert sorted(client.telemetry.names()) == sorted(fake.telemetry.names())
+        for name in fake.telemetry.names():
+            assert client.telemetry.window(name, width=50) == fake.telemetry.window(name, width=50)
+        assert client.telemetry.layer_names == fake.telemetry.layer_names
+        client.release()
+    finally:
+        client.close()
