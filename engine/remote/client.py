@@ -120,6 +120,8 @@ class RemoteSession:
     async def _request(self, op: str, **fields: Any) -> Any:
         """Send one request and wait for its reply's result (the error rebuilt, raised)."""
         if self._writer is None or self._ended.is_set() and op != "bye":
+            if self.lost is None and self.state is SessionState.STOPPED:
+                raise errors.CommandRejected("the session has stopped")
             raise errors.CommandRejected(f"not connected: {self.status().message}")
         rid = next(self._ids)
         reply = self._loop.create_future()

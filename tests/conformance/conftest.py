@@ -5,11 +5,13 @@ epochs), on its own training thread. `fake`: the test double with the same shape
 epoch, 3 epochs), training by itself on its own thread at `rate` batches per second. `remote`:
 a `RemoteSession` (what `weightwatch attach` drives) talking over the run directory's socket to
 a `SessionServer` that serves the fake, so that the remote path cannot drift either; starting it
-starts the served session, as the detached process does. The tests use nothing but the protocol
+starts the served session, as the detached process does. `remote_engine` (slow): the same over a
+served engine `Session`. The tests use nothing but the protocol
 (and `config` for the expected defaults)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,11 @@ def make_fake(folder: Path) -> SessionAPI:
     return FakeSession(config, rate=500.0)
 
 
-def make_remote(folder: Path) -> SessionAPI:
+def make_remote(folder: Path, make: Callable[[Path], SessionAPI] = make_fake) -> SessionAPI:
     from weightwatch.engine.remote.client import RemoteSession
     from weightwatch.engine.remote.server import SessionServer
 
-    served = make_fake(folder)
+    served = make(folder)
     served.run_dir.mkdir(parents=True, exist_ok=True)
     server = SessionServer(served, served.run_dir).start()
     client = RemoteSession(served.run_dir, viewer="conformance")
@@ -50,18 +52,30 @@ def make_remote(folder: Path) -> SessionAPI:
 
 _started: set[int] = set()
 _served: dict[int, tuple[SessionAPI, Any]] = {}  # a RemoteSession's: (served session, server)
-MAKERS = {"engine": make_engine, "fake": make_fake, "remote": make_remote}
+MAKERS = {
+    "engine": make_engine,
+    "fake": make_fake,
+    "remote": make_remote,
+    "remote_engine": lambda folder: make_remote(folder, make_engine),
+}
+SLOW = {"remote_engine"}  # the engine's tests again, through the socket: slow only
 
 
 def start(session: SessionAPI) -> None:
     _started.add(id(session))
     served = _served.get(id(session))
     if served is not None:  # the session process trains by itself; the viewer waits with it
+        # A read's reply comes after every request sent before it has reached the session: the
+        # commands "sent while starting" are there before the first batch, as with a detached
+        # session still loading TensorFlow when a viewer attaches.
+        session.list_checkpoints()
         served[0].start()
     session.start()
 
 
-@pytest.fixture(params=list(MAKERS))
+@pytest.fixture(
+    params=[pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else []) for n in MAKERS]
+)
 def api(request, tmp_path):
     session = MAKERS[request.param](tmp_path / "s")
     yield session
