@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Label, Static
 from weightwatch.engine.errors import BadInput
+from weightwatch.engine.events import SessionState as S
 from weightwatch.tui.app import WeightwatchApp
 from weightwatch.tui.screens.dashboard import BINDINGS as DASHBOARD_BINDINGS
 from weightwatch.tui.screens.dashboard import DashboardScreen
@@ -236,5 +237,8 @@ def leave_message(app: AttachedApp, session: RemoteSession, address: str) -> int
     if session.lost:
         print(f"weightwatch: {session.status().message}", file=sys.stderr)
         return EXIT_GONE
+    if session.state is S.STOPPED:  # stopped from elsewhere (another viewer, weightwatch stop)
+        print(f"weightwatch: the session stopped; its report is in {session.run_dir}/report.json")
+        return 1 if app.internal_error else 0
     print(f"weightwatch: detached; training goes on. Come back: weightwatch attach {address}")
     return 1 if app.internal_error else 0

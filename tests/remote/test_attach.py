@@ -6,6 +6,7 @@ viewer seeing the first one's command, and the one-line exits when there is noth
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from weightwatch.engine.events import SessionState as S
@@ -228,3 +229,17 @@ def test_a_scripts_quit_stops_the_attached_session_with_the_report_written(serve
     assert code == 0 and fake.state is S.STOPPED
     assert report == fake.report() == json.loads((fake.run_dir / "report.json").read_text())
     assert [(e["session_step"], e["kind"]) for e in report["events"]][-1] == (120, "quit")
+
+
+def test_a_viewer_whose_session_is_stopped_elsewhere_says_so_when_it_leaves(
+    served, tmp_path, capsys
+):
+    fake, _ = served
+    script = '[[action]]\ndo = "wait"\nseconds = 0.5\n'  # stopped by `weightwatch stop` meanwhile
+    threading.Timer(0.2, fake.stop).start()
+    code, _ = attach_headless(tmp_path, fake.run_dir, script)
+    assert code == 0 and fake.state is S.STOPPED
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[-1] == f"weightwatch: the session stopped; its report is in {fake.run_dir}/report.json"
+    )
