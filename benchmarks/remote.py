@@ -70,14 +70,26 @@ def detached(folder: Path, samples: int, epochs: int, viewers: int) -> dict:
     try:
         for proc in procs:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        viewers_cpu = sum(cpu_seconds(p.pid) for p in procs)
         began, cpu = time.perf_counter(), time.process_time()
         session.release()
         steps = finished.result(T)
+        viewers_cpu = sum(cpu_seconds(p.pid) for p in procs) - viewers_cpu
     finally:
         end_viewers(procs)
         session.stop().result(T)
         server.close()
-    return {"steps": steps, "wall": ended["wall"] - began, "cpu": ended["cpu"] - cpu}
+    wall = ended["wall"] - began
+    return {"steps": steps, "wall": wall, "cpu": ended["cpu"] - cpu, "viewers_cpu": viewers_cpu}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def latency(folder: Path, samples: int, presses: int) -> dict:
@@ -281,7 +293,11 @@ def viewer_rows(got: dict[str, list[dict]], quick: bool, rounds: int) -> list[Ro
             (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
             for b, t in zip(got["plain"], runs, strict=True)
         ]
-        row.measured += f" (session CPU/step ratio {median(cpu):.3f})"
+        row.measured += f" (session CPU/step ratio {median(cpu):.3f}"
+        if n:  # the viewers share the machine: how much of a core each one used meanwhile
+            share = median([t["viewers_cpu"] / t["wall"] / n for t in runs])
+            row.measured += f"; each viewer used {share:.0%} of a core"
+        row.measured += ")"
         rows.append(row)
     return rows
 
