@@ -159,6 +159,8 @@ async def drive(app, watch: Watch, steps: list, end: str | None, fake=None) -> N
         while not app.finished.is_set() and loop.time() < deadline:
             if end == "q" and app.screen is not app.dashboard:
                 await pilot.press("escape", "q")  # q was typed into a dialog: close it, quit
+            elif end == "q" and not app._quitting:
+                await pilot.press("q")  # q closed the event detail (its own key): quit now
             await pilot.pause(0.05)
     assert app.finished.is_set(), "the app did not quit"
     watch.check(app)
