@@ -23,16 +23,17 @@ from typing import Any
 
 from .. import errors
 from ..api import Listener, plain
-from ..events import CheckpointInfo, Event, Segment, SessionState, StateChanged, Status
-from ..specs import CallbackSpec, Config
+from ..events import Event, Segment, SessionState, StateChanged, Status
+from ..specs import Config
 from ..telemetry import TelemetryStore
 from . import protocol
 from .address import SessionUnreachable, describe_gone, parse_address, socket_for
-from .rebuild import config_from_plain, empty_report, status_from_plain
+from .calls import RemoteCalls
+from .rebuild import config_from_plain, status_from_plain
 
 CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 10.0  # a synchronous read (checkpoints, report): the server answers at once
 TELEMETRY_HZ = 4.0
+MAX_RECONNECTS = 20  # a viewer dropped more often than this is given up (and says so)
 ERRORS: dict[str, type[Exception]] = {
     "CommandRejected": errors.CommandRejected,
     "BadInput": errors.BadInput,
@@ -43,7 +44,7 @@ ERRORS: dict[str, type[Exception]] = {
 }
 
 
-class RemoteSession:
+class RemoteSession(RemoteCalls):
     """A live session behind a socket, used as a local one (see the module docstring)."""
 
     attached = True  # the dashboard detaches on `q` instead of stopping the training
@@ -75,6 +76,8 @@ class RemoteSession:
         self._writer: asyncio.StreamWriter | None = None
         self._closing = False
         self.lost: str | None = None  # why the connection ended, when it was not us
+        self.reconnects = 0  # times the server dropped us and we came back
+        self._told = 0  # events handed to the listener
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="weightwatch-remote", daemon=True
@@ -96,6 +99,13 @@ class RemoteSession:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     async def _connect(self) -> dict:
+        result = await self._open()
+        self._told = len(self._events)  # the history a viewer reads itself; pushes after it
+        self._ticker = asyncio.ensure_future(self._tick())
+        return result
+
+    async def _open(self) -> dict:
+        """Connect, `hello`, `subscribe`, read everything: SessionUnreachable (one line)."""
         try:
             if self.kind == "tcp":
                 reader, writer = await asyncio.open_connection(*self.where)
@@ -114,8 +124,28 @@ class RemoteSession:
             await self._sync()
         except (errors.CommandRejected, errors.BadInput, ConnectionError) as exc:
             raise SessionUnreachable(f"{self.address}: {exc}") from None
-        self._ticker = asyncio.ensure_future(self._tick())
         return result
+
+    async def _reconnect(self) -> bool:
+        """The server drops a viewer that fell behind (docs/protocol.md): connect once more and
+        re-read from the last event held, telling the listener what it missed. False when
+        nothing answers: the session is gone."""
+        self._fail_pending("the connection was dropped; the events say whether it landed")
+        self._writer = None
+        try:
+            await asyncio.wait_for(self._open(), CONNECT_TIMEOUT_S)
+        except Exception:
+            return False
+        for event in self._events[self._told :]:
+            self._tell(event)
+        self._told = len(self._events)
+        return True
+
+    def _fail_pending(self, message: str) -> None:
+        for reply in self._pending.values():
+            if not reply.done():
+                reply.set_exception(errors.CommandRejected(message))
+        self._pending.clear()
 
     async def _request(self, op: str, **fields: Any) -> Any:
         """Send one request and wait for its reply's result (the error rebuilt, raised)."""
@@ -139,7 +169,13 @@ class RemoteSession:
             reason = f"the session sent a bad frame ({exc})"
         except (OSError, asyncio.IncompleteReadError) as exc:
             reason = f"the connection was lost ({type(exc).__name__})"
-        self._lose(reason)
+        if self._closing or self._ended.is_set() or self.state is SessionState.STOPPED:
+            return self._lose(reason)
+        if self.reconnects < MAX_RECONNECTS:
+            self.reconnects += 1
+            if await self._reconnect():
+                return None
+        return self._lose(reason)
 
     def _dispatch(self, message: dict) -> None:
         if "push" in message:
@@ -165,7 +201,9 @@ class RemoteSession:
             self._events.append(event)
         elif index > len(self._events):
             asyncio.ensure_future(self._read_events())
-        self._tell(event)
+        if index >= self._told:  # each event told once, in order (a reconnect re-tells none)
+            self._told = index + 1
+            self._tell(event)
 
     def _pushed_state(self, message: dict) -> None:
         state = SessionState(message["state"])
@@ -197,15 +235,12 @@ class RemoteSession:
         if not gone:
             self.lost = reason
         message = "detached" if gone else f"{reason}: {describe_gone(self._local_run_dir)}"
-        for reply in self._pending.values():
-            if not reply.done():
-                reply.set_exception(errors.CommandRejected(f"not connected: {message}"))
-        self._pending.clear()
+        self._fail_pending(f"not connected: {message}")
         self._writer = None
         was = self._status.state
-        self._status = dataclasses.replace(
-            self._status, state=SessionState.STOPPED, message=message
-        )
+        # A viewer that detached keeps the last state it saw: the session goes on without it.
+        state = was if gone else SessionState.STOPPED
+        self._status = dataclasses.replace(self._status, state=state, message=message)
         if was is not SessionState.STOPPED and not gone:
             self._tell(StateChanged(SessionState.STOPPED, message, self._status.session_step))
         self._ended.set()
@@ -279,47 +314,6 @@ class RemoteSession:
             future: Future = Future()
             future.set_exception(errors.CommandRejected("not connected: the viewer was closed"))
             return future
-
-    def pause(self) -> Future:
-        return self._call("pause")
-
-    def resume(self, epochs: int | None = None) -> Future:
-        return self._call("resume", epochs=epochs)
-
-    def set_callbacks(self, specs: list[CallbackSpec]) -> Future:
-        return self._call("set_callbacks", specs=list(specs))
-
-    def save(self, name: str | None = None) -> Future:
-        return self._call("save", _checkpoint, name=name)
-
-    def load(self, ref: str) -> Future:
-        return self._call("load", _checkpoint, ref=ref)
-
-    def rebuild(self, seed: int | None = None) -> Future:
-        return self._call("rebuild", seed=seed)
-
-    def recompile(
-        self, optimizer: str | dict | None = None, learning_rate: float | dict | None = None
-    ) -> Future:
-        return self._call("recompile", optimizer=optimizer, learning_rate=learning_rate)
-
-    def set_lr(self, value: float) -> Future:
-        return self._call("set_lr", value=value)
-
-    def note_error(self, message: str, detail: dict | None = None) -> Future:
-        return self._call("note_error", message=message, detail=detail)
-
-    def hold_at_step(self, n: int) -> Future:
-        return self._call("hold_at_step", n=n)
-
-    def hold_at_epoch(self, n: int) -> Future:
-        return self._call("hold_at_epoch", n=n)
-
-    def hold_when_finished(self) -> Future:
-        return self._call("hold_when_finished")
-
-    def release(self) -> None:
-        self._call("release")  # lands in order with the commands sent before it
 
     def stop(self) -> Future:
         """Stop the training (not just this viewer): resolves with the final report."""
@@ -400,42 +394,6 @@ class RemoteSession:
 
     def segments(self) -> list[Segment]:
         return list(self._segments)
-
-    def _read_now(self, what: str, fallback: Any) -> Any:
-        """A read the UI makes rarely (a dialog opening): asked now, or `fallback` when gone."""
-        if self._ended.is_set():
-            return fallback
-        try:
-            return self._wait(self._request("read", what=what), READ_TIMEOUT_S)
-        except Exception:
-            return fallback
-
-    def list_checkpoints(self) -> list[CheckpointInfo]:
-        return [CheckpointInfo(**c) for c in self._read_now("checkpoints", [])]
-
-    def default_checkpoint_name(self) -> str:
-        return (
-            self._read_now("default_checkpoint_name", "")
-            or f"step-{self.status().session_step:06d}"
-        )
-
-    def report(self) -> dict:
-        """The live session's report; once it stopped (or is gone), its final one."""
-        if self._report is not None:
-            return self._report
-        report = self._read_now("report", None)
-        return (
-            report
-            if report is not None
-            else empty_report(self.status(), self.segments(), self.events())
-        )
-
-    def viewers(self) -> list:
-        return self._read_now("viewers", [])
-
-
-def _checkpoint(result: dict) -> CheckpointInfo:
-    return CheckpointInfo(**result)
 
 
 def _no_status() -> Status:

@@ -7,8 +7,8 @@ import time
 
 import pytest
 from weightwatch.engine.errors import CommandRejected
+from weightwatch.engine.events import Event, StateChanged
 from weightwatch.engine.events import SessionState as S
-from weightwatch.engine.events import StateChanged
 from weightwatch.engine.remote.client import RemoteSession, SessionUnreachable
 from weightwatch.engine.remote.locate import describe_dead, token_path
 from weightwatch.engine.remote.server import SessionServer
@@ -92,5 +92,25 @@ def test_the_telemetry_mirror_is_the_sessions_store(served):
             assert client.telemetry.window(name, width=50) == fake.telemetry.window(name, width=50)
         assert client.telemetry.layer_names == fake.telemetry.layer_names
         client.release()
+    finally:
+        client.close()
+
+
+def test_a_viewer_the_server_dropped_comes_back_and_misses_no_event(served):
+    fake, server = served
+    heard: list[object] = []
+    client = RemoteSession(fake.run_dir, listener=heard.append)
+    try:
+        wait_for(lambda: len(server.connections) == 1, "the viewer to connect")
+        (conn,) = server.connections
+        server._loop.call_soon_threadsafe(conn.drop)  # as when its queue filled up
+        fake.pause().result(T)  # an event while it was away (or just after)
+        wait_for(lambda: client.reconnects == 1 and client.state is S.PAUSED, "a reconnect")
+        assert client.pause().exception(T) is not None  # the session answers again: refused
+        assert client.resume().result(T) == "continued"
+        assert [e.kind for e in client.events()] == [e.kind for e in fake.events()]
+        told = [m.kind for m in heard if isinstance(m, Event)]
+        assert told == ["pause", "resume"]  # each once, in order
+        assert client.lost is None and client.state is S.RUNNING
     finally:
         client.close()
