@@ -274,8 +274,12 @@ class SessionServer:
             self._call(conn, rid, msg["method"], msg.get("args") or {})
         else:
             try:
-                result = self._read(msg) if op == "read" else self._telemetry(msg.get("cursor"))
-                conn.send(reply(rid, result))
+                if op == "read":
+                    conn.send(reply(rid, self._read(msg)))
+                else:  # the store's own lists of floats, encoded as they are: plain()'s walk
+                    # over every float was most of this thread's CPU with 3 viewers pulling
+                    telemetry = self._telemetry(msg.get("cursor"))
+                    conn.send(p.encode({"id": rid, "ok": True, "result": telemetry}))
             except REFUSALS as e:
                 conn.send(refusal(rid, e))
             except Exception as e:  # a read that failed: say so, the session is not touched
