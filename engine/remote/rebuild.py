@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from ..api import plain
 from ..events import SessionState, Status
 from ..specs import (
     CallbackSpec,
@@ -30,6 +31,16 @@ def _known(cls: type, data: dict) -> dict:
 
 def callback_from_plain(data: dict) -> CallbackSpec:
     return CallbackSpec(**_known(CallbackSpec, data))
+
+
+def config_to_plain(config: Config) -> dict:
+    """The config as the hello sends it: `plain()`, with `[train] class_weight`'s int class
+    indices as the strings JSON keys are (plain() refuses other key types)."""
+    cw = config.train.class_weight
+    if cw:
+        cw = {str(k): v for k, v in cw.items()}  # type: ignore[misc]
+    train = dataclasses.replace(config.train, class_weight=cw)
+    return plain(dataclasses.replace(config, train=train))
 
 
 def config_from_plain(data: dict) -> Config:

@@ -39,6 +39,7 @@ from .connection import (
     specs_from,
 )
 from .locate import socket_path, token_path
+from .rebuild import config_to_plain
 
 HELLO_LIMIT = 4096  # an unauthenticated TCP client's first frame
 HELLO_TIMEOUT_S = 10.0  # ... and how long it may take to send it
@@ -291,7 +292,7 @@ class SessionServer:
             "session_id": getattr(self.session, "session_id", None),
             "pid": os.getpid(),
             "run_dir": str(self.run_dir),
-            "config": plain(self.session.config),
+            "config": config_to_plain(self.session.config),
             "protocol": p.VERSION,
             "listen": None if self.listen is None else f"{self.listen[0]}:{self.port}",
         }

@@ -114,3 +114,22 @@ def test_a_viewer_the_server_dropped_comes_back_and_misses_no_event(served):
         assert client.lost is None and client.state is S.RUNNING
     finally:
         client.close()
+
+
+def test_a_config_with_class_weight_crosses_the_wire_and_comes_back_whole(tmp_path):
+    """`[train] class_weight` has int keys (as fit takes them): the hello's config is plain data
+    with string keys, and the viewer's Config has the ints back."""
+    from dataclasses import replace
+
+    from weightwatch.engine.api import plain
+    from weightwatch.engine.remote.rebuild import config_from_plain, config_to_plain
+
+    from tests.fakes.fake_session import fake_config
+
+    config = fake_config(tmp_path / "run")
+    config = replace(config, train=replace(config.train, class_weight={0: 1.0, 1: 5.0}))
+    with pytest.raises(TypeError):
+        plain(config)  # int keys are not plain data: the hello must not send it as it is
+    wire = config_to_plain(config)
+    assert wire["train"]["class_weight"] == {"0": 1.0, "1": 5.0}
+    assert config_from_plain(wire).train.class_weight == {0: 1.0, 1: 5.0}
