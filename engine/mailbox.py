@@ -100,6 +100,8 @@ class Mailbox:
         with self.lock:
             hit, keep = [], []
             for h in self.holds:
+                if h.future.cancelled():
+                    continue  # its viewer went away (engine/remote/server.py): never park on it
                 if h.kind != kind:
                     keep.append(h)
                 elif kind == "finished" or (h.value == value and (kind == "step" or at_start)):

@@ -258,6 +258,8 @@ class Trainer:
         if box.state is SessionState.FINISHED:
             hits += box.take_holds("finished", None)
         for hold in hits:
+            if not hold.future.set_running_or_notify_cancel():
+                continue  # cancelled by its viewer going away: nobody waits there
             if box.state is SessionState.RUNNING:
                 self.ctx.resume_state = SessionState.RUNNING
                 box.set_state(SessionState.HOLDING, f"held at {hold.kind} {hold.value}")

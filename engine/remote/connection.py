@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from ..api import plain
@@ -25,6 +26,9 @@ class Connection:
         self.subscribed = False
         self.closed = False
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(p.MAX_QUEUED)
+        # Holds this viewer asked for: pending ones are cancelled when it goes away, and one
+        # the session is parked at is released then (nobody else would release it).
+        self.holds: list[Future] = []
 
     def send(self, frame: bytes) -> bool:
         """Queue a frame without waiting; False (and the connection dropped) when full."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..api import plain
 from ..errors import BadInput, CommandRejected
-from ..events import Event, StateChanged
+from ..events import Event, SessionState, StateChanged
 from . import protocol as p
 from .connection import (
     REFUSALS,
@@ -201,6 +201,7 @@ class SessionServer:
             pass  # the viewer went away (kill -9, a dropped SSH tunnel)
         finally:
             self.connections.discard(conn)
+            self._forget_holds(conn)
             if not conn.closed:
                 conn.send(b"")  # the sender ends after what is queued
                 try:
@@ -209,6 +210,24 @@ class SessionServer:
                     pass
             sender.cancel()
             conn.drop()
+
+    def _forget_holds(self, conn: Connection) -> None:
+        """A viewer that went away (a script killed mid-run, a dropped tunnel) must not leave the
+        session parked for nobody: its pending holds are cancelled, and if the session is held
+        at one of its holds and no other viewer holds anything, the session is released."""
+        held = False
+        for future in conn.holds:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled() and future.exception() is None:
+                held = True
+        conn.holds.clear()
+        others = any(c.holds for c in self.connections)
+        if held and not others and self.session.state is SessionState.HOLDING:
+            try:
+                self.session.release()
+            except Exception:  # a session that stopped meanwhile: nothing to let go
+                pass
 
     async def _send_loop(self, conn: Connection) -> None:
         while True:
@@ -312,14 +331,20 @@ class SessionServer:
         except Exception as e:  # wrong types (set_lr("x")): refused before the session saw it
             conn.send(error_frame(rid, "BadInput", f"call {method}: {one_line(e)}"))
             return
+        if method == "release":
+            conn.holds.clear()  # what it held at is let go
         if not isinstance(outcome, Future):
             conn.send(reply(rid, outcome))
             return
+        if method.startswith("hold_"):
+            conn.holds.append(outcome)
         outcome.add_done_callback(
             lambda f: self._loop.call_soon_threadsafe(self._resolved, conn, rid, f)
         )
 
     def _resolved(self, conn: Connection, rid: int, future: Future) -> None:
+        if future.cancelled():
+            return  # a hold of a viewer that went away (_forget_holds)
         exc = future.exception()
         if exc is None:
             conn.send(reply(rid, future.result()))

@@ -63,6 +63,8 @@ def take_holds(f: FakeSession) -> None:
     keep = []
     for kind, value, future in f.holds:
         at = now[kind]
+        if future.cancelled():
+            continue  # its viewer went away (engine/remote/server.py): as the mailbox drops it
         if kind == "finished":
             hit = f.state is S.FINISHED
         else:

@@ -326,3 +326,26 @@ def test_stop_over_the_wire_replies_with_the_final_report(served):
     assert report["events"][-1]["kind"] == "quit"
     again = w.ask("call", method="pause")
     assert again["error"] == {"type": "CommandRejected", "message": "the session has stopped"}
+
+
+def test_a_viewer_that_goes_away_leaves_no_hold_behind(served):
+    """A script viewer killed mid-run: its pending hold is cancelled (training runs past that
+    step), and a hold the session is parked at is released when nobody else holds anything."""
+    session, server, connect = served
+    running(session)
+    a = connect()
+    at = session.status().session_step + 400
+    a.send("call", method="hold_at_step", args={"n": at})
+    wait_for(lambda: any(c.holds for c in server.connections), "the hold to be registered")
+    a.close()  # gone before the hold was reached
+    wait_for(lambda: session.status().session_step > at + 20, "training past the dropped hold")
+    assert session.state.value == "running"
+    b, c = connect(), connect()
+    here = session.status().session_step + 40
+    rid = b.send("call", method="hold_at_step", args={"n": here})
+    assert b.reply(rid)["result"] == here
+    assert session.state.value == "holding"
+    c.ask("hello", viewer="watcher")  # a viewer holding nothing does not keep the hold
+    b.close()  # parked at b's hold, and b is gone: released
+    wait_for(lambda: session.state.value == "running", "the orphaned hold to be released")
+    assert session.status().session_step > here
