@@ -27,7 +27,7 @@ TAIL_BYTES = 64 << 10  # how much of events.jsonl's end describe_dead reads
 
 def session_dir(run_dir: Path | str, create: bool = False) -> Path:
     """RUN_DIR/.session (0700, this user's; made when `create`)."""
-    return _private(Path(run_dir).resolve() / SESSION_DIR, create)
+    return private_folder(Path(run_dir).resolve() / SESSION_DIR, create)
 
 
 def socket_path(run_dir: Path | str, create: bool = False) -> Path:
@@ -39,7 +39,7 @@ def socket_path(run_dir: Path | str, create: bool = False) -> Path:
         session_dir(resolved, create)
         return local
     h = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:16]
-    return _private(_runtime_dir(), create) / f"{h}.sock"
+    return private_folder(_runtime_dir(), create) / f"{h}.sock"
 
 
 def token_path(run_dir: Path | str, create: bool = False) -> Path:
@@ -54,7 +54,7 @@ def _runtime_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"weightwatch-{os.getuid()}"
 
 
-def _private(folder: Path, create: bool) -> Path:
+def private_folder(folder: Path, create: bool) -> Path:
     """`folder`, checked (made 0700 first when `create`): a real folder of this user's that
     nobody else may enter. BadInput (one line) otherwise."""
     if create:

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from .locate import _private
+from .locate import private_folder
 
 MAX_ENTRIES = 1000  # ps reads at most this many (a folder someone filled is not a hang)
 
@@ -24,7 +24,7 @@ def registry_dir(create: bool = False) -> Path:
     folder = base / "weightwatch" / "sessions"
     if create:
         folder.parent.mkdir(parents=True, exist_ok=True)
-    return _private(folder, create)
+    return private_folder(folder, create)
 
 
 def register(run_dir: Path, listen: str | None) -> Path:
