@@ -146,7 +146,7 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
     def on_mount(self) -> None:
         self.sub_title = f"{self.session.config.run.name} · {self.run_dir}"
         if self.script is not None and self.script.actions:
-            from weightwatch.tui.headless import hold_for  # the script runner's, not the UI's
+            from weightwatch.tui.triggers import hold_for  # the script runner's, not the UI's
 
             self.script_hold = hold_for(self.session, self.script.actions[0].trigger)
         self._install_quit_signals()

@@ -43,10 +43,11 @@ from weightwatch.tui.screens.dialogs import (
     SaveDialog,
 )
 from weightwatch.tui.screens.picker import CheckpointPicker
+from weightwatch.tui.triggers import describe, hold_for
 
 if TYPE_CHECKING:
     from weightwatch.engine.api import SessionAPI
-    from weightwatch.engine.script import Script, Trigger
+    from weightwatch.engine.script import Script
 
 COMMAND_TIMEOUT_S = 120.0
 QUIT_WAIT_S = 20.0  # the app's own quit timeout (15 s) and a little: then the report anyway
@@ -59,24 +60,6 @@ class ActionFailed(Exception):
     def __init__(self, message: str, recorded: bool = False) -> None:
         super().__init__(message)
         self.recorded = recorded  # the engine already recorded an error event for it
-
-
-def describe(trigger: Trigger) -> str:
-    """A trigger as the script wrote it: `at_step = 200`, `when = "finished"`."""
-    if trigger.kind == "finished":
-        return 'when = "finished"'
-    return f"{trigger.kind} = {trigger.value}"
-
-
-def hold_for(session: SessionAPI, trigger: Trigger | None) -> Future | None:
-    """Register the hold for a trigger (None: the action has no trigger)."""
-    if trigger is None:
-        return None
-    if trigger.kind == "at_step":
-        return session.hold_at_step(trigger.value)
-    if trigger.kind == "at_epoch":
-        return session.hold_at_epoch(trigger.value)
-    return session.hold_when_finished()
 
 
 async def run_headless(

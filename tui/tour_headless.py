@@ -25,7 +25,8 @@ async def run_headless_tour(
     size: tuple[int, int] = (120, 40),
 ) -> dict:
     """The timed tour: each stop held at an exact step, one SVG per stop."""
-    from .headless import ScriptRunner, hold_for
+    from .headless import ScriptRunner
+    from .triggers import hold_for
 
     first = Trigger("at_step", GAP)
     app = DemoApp(

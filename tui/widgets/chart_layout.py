@@ -252,3 +252,13 @@ def finite_runs(xs: Sequence[float], ys: Sequence[float]) -> tuple[list, list[tu
                 holes.append((x, "nan" if math.isnan(y) else "inf" if y > 0 else "-inf"))
             in_hole = True
     return runs, holes
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
+    """About `count` round integer ticks (session steps) between lo and hi."""
+    span = max(1.0, hi - lo)
+    raw = span / count
+    magnitude = 10 ** max(0, len(str(int(raw))) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = int(-(-lo // step) * step)
+    return list(range(first, int(hi) + 1, int(step)))

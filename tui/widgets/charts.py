@@ -34,6 +34,7 @@ from weightwatch.tui.widgets.chart_layout import (
     finite_runs,
     lane_cells,
     lane_rows,
+    nice_ticks,
     place_labels,
     title_cells,
     y_axis,
@@ -95,16 +96,6 @@ def markers_for(events: Iterable[ev.Event]) -> list[Marker]:
 
 def marker_colour(marker: Marker) -> str:
     return verdict_variable(marker.verdict) if marker.verdict else NEUTRAL
-
-
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
-    """About `count` round integer ticks (session steps) between lo and hi."""
-    span = max(1.0, hi - lo)
-    raw = span / count
-    magnitude = 10 ** max(0, len(str(int(raw))) - 1)
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = int(-(-lo // step) * step)
-    return list(range(first, int(hi) + 1, int(step)))
 
 
 @dataclass(frozen=True)
