@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .compileforms import COMPILE_KEYS, check_values, parse_class_weight, parse_compile
+from .devices import CPU_DEVICES, DEVICE_LIST, STRATEGY, check_run_keys
 from .errors import BadInput, ConfigError
 from .specs import (
     CallbackSpec,
@@ -52,7 +53,7 @@ from .usercode import check_shadowing
 
 # The keys of each table section; `[[callbacks]]` entries take any keyword argument.
 SECTION_KEYS = {
-    "run": ("name", "run_dir", "seed", "deterministic"),
+    "run": ("name", "run_dir", "seed", "deterministic", "strategy", "devices", "cpu_devices"),
     "model": ("builder", "params"),
     "compile": COMPILE_KEYS,
     "data": ("path", "loader", "params", "batch_size", "validation_split", "shuffle"),
@@ -162,12 +163,17 @@ def _run(reader: TableReader, path: Path) -> RunSpec:
     # An explicit run_dir is relative to the config, like every path in it; the default
     # follows the working directory so that runs/ lands where the person runs the command.
     resolved = path.parent / Path(run_dir).expanduser() if run_dir else Path.cwd() / "runs" / name
-    return RunSpec(
+    run = RunSpec(
         name=name,
         run_dir=resolved,
         seed=reader.get("seed", SEED, default=0),
         deterministic=reader.get("deterministic", BOOL, default=False),
+        strategy=reader.get("strategy", STRATEGY, default="default"),
+        devices=reader.get("devices", DEVICE_LIST, default=()),
+        cpu_devices=reader.get("cpu_devices", CPU_DEVICES, default=0),
     )
+    check_run_keys(run, reader.file)
+    return run
 
 
 def _model(reader: TableReader) -> ModelSpec:

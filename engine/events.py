@@ -145,3 +145,6 @@ class Status:
     last_verdict: str | None = None
     message: str = ""  # why parked / finished, or the last error
     steps_per_execution: int = 1  # batches per train-function call: a boundary every this many
+    strategy: str = "default"  # `[run] strategy`: "default" (one device) or "mirrored"
+    replicas: int = 1  # model replicas training in step (the strategy's devices)
+    devices: tuple = ()  # under "mirrored": "CPU:0", "GPU:1", ...

@@ -69,21 +69,36 @@ class TelemetryProbe:
         model.train_function = None  # retrace with the probe inside
 
     def _record(self, tf, loss) -> None:
+        """One row per step: loss, lr, norms (float64: they are compared with numpy's).
+
+        Under a `tf.distribute` strategy this runs once per replica (engine/devices.py): the
+        loss Keras computes there is the replica's share (its mean scaled by 1/replicas), so
+        the global batch's loss is their sum; the weights are mirrored, equal on every replica
+        after the update, so replica 0's copy gives the norms, and only replica 0 writes."""
         f64 = tf.float64
-        sums = [
-            tf.add_n(
-                [tf.reduce_sum(tf.square(tf.cast(v.value, f64))) for v in layer.trainable_weights]
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            loss = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+            if tf.get_static_value(ctx.replica_id_in_sync_group) != 0:
+                return
+        # Few ops (each costs the step a few microseconds): one l2_loss (sum of squares / 2)
+        # per variable, one segment sum into layers.
+        owners = [i for i, layer in enumerate(self.layers) for _ in layer.trainable_weights]
+        if owners:
+            halves = tf.stack(
+                [
+                    tf.nn.l2_loss(tf.cast(v.value, f64))
+                    for layer in self.layers
+                    for v in layer.trainable_weights
+                ]
             )
-            for layer in self.layers
-        ]
-        layer_sq = tf.stack(sums) if sums else tf.zeros([0], f64)
+            layer_sq = 2.0 * tf.math.unsorted_segment_sum(halves, owners, len(self.layers))
+        else:
+            layer_sq = tf.zeros([0], f64)
         opt = self.model.optimizer
-        lr = tf.cast(opt.learning_rate, f64)
-        step = tf.cast(opt.iterations, f64)
         gnorm = tf.debugging.check_numerics(tf.sqrt(tf.reduce_sum(layer_sq)), SENTINEL)
-        row = tf.concat(
-            [tf.stack([tf.cast(loss, f64), lr, gnorm, step]), tf.sqrt(layer_sq)], axis=0
-        )
+        head = [tf.cast(loss, f64), tf.cast(opt.learning_rate, f64), gnorm]
+        row = tf.concat([tf.stack(head + [tf.cast(opt.iterations, f64)]), tf.sqrt(layer_sq)], 0)
         i = self._counter % self.ring_size
         written = self._ring.scatter_nd_update(tf.reshape(i, [1, 1]), tf.reshape(row, [1, -1]))
         # The count follows the row: when a sentinel stops the step, neither happens (without the

@@ -54,6 +54,11 @@ def build_report(session, final: dict | None, trainer=None) -> dict:
             "checkpoints": checkpoints,
             "final": final,
             "throughput": {"steps_per_s": steps_per_s},
+            "strategy": {
+                "name": status.strategy,
+                "replicas": status.replicas,
+                "devices": list(status.devices),
+            },
         }
     )
     assert isinstance(report, dict)

@@ -17,6 +17,9 @@ class RunSpec:
     run_dir: Path
     seed: int = 0
     deterministic: bool = False
+    strategy: str = "default"  # "default" (one device) or "mirrored" (tf.distribute)
+    devices: tuple[str, ...] = ()  # mirrored: the devices ("GPU:0", ...); () = all GPUs
+    cpu_devices: int = 0  # > 0: split the CPU into this many logical devices first
 
 
 @dataclass(frozen=True)

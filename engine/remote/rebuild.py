@@ -46,6 +46,7 @@ def config_to_plain(config: Config) -> dict:
 def config_from_plain(data: dict) -> Config:
     run = _known(RunSpec, data["run"])
     run["run_dir"] = Path(run["run_dir"])
+    run["devices"] = tuple(run.get("devices", ()))
     compile_ = _known(CompileSpec, data.get("compile", {}))
     if isinstance(compile_.get("metrics"), list):
         compile_["metrics"] = tuple(compile_["metrics"])
@@ -71,6 +72,7 @@ def status_from_plain(data: dict) -> Status:
     fields = _known(Status, data)
     fields["state"] = SessionState(fields["state"])
     fields["callbacks"] = tuple(callback_from_plain(c) for c in fields.get("callbacks", ()))
+    fields["devices"] = tuple(fields.get("devices", ()))
     return Status(**fields)
 
 
@@ -89,4 +91,5 @@ def empty_report(st: Status, segments: list, events: list) -> dict:
             "fingerprint": None,
         },
         "throughput": {},
+        "strategy": {"name": st.strategy, "replicas": st.replicas, "devices": list(st.devices)},
     }

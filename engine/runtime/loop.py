@@ -321,9 +321,11 @@ class TrainLoop:
         if model is not None and model is not self.model:
             self.model, self._it = model, None  # its strategy distributes the feed
             model.stop_training = False
-            self._symbolic_build()
             if self.callbacks is not None:
                 self.callbacks.set_model(model)  # also sets model.history, as `fit` does
+        # Under a strategy a recompile's new optimizer (and metrics) are built here, as `fit`
+        # builds them before its first step: made inside the traced step they cannot be.
+        self._symbolic_build()
         self._eval_iterator = None
         self.model.reset_metrics()
         if self.in_epoch:

@@ -6,12 +6,14 @@ Only the training thread writes here. `Session.status()` reads the three counter
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import keras
 
 from ..compiling import call_function, compile_kwargs
+from ..devices import ONE_DEVICE, Placement
 from ..errors import BadInput, ConfigError
 from ..probe import TelemetryProbe
 from ..specs import CompileSpec, Config
@@ -40,11 +42,25 @@ class ModelState:
         self.before_probe_change: Callable[[], None] = lambda: None
         # One batch's structure (runtime/building.py), set by start-up once the feed exists.
         self.batch_source: Callable[[], Any] | None = None
+        # `[run] strategy` (engine/devices.py): None is TensorFlow's default, one device. Every
+        # model and its optimizer are made inside its scope: built, compiled, rebuilt, recompiled.
+        self.strategy: Any = None
+        self.placement: Placement = ONE_DEVICE
+
+    def scope(self) -> contextlib.AbstractContextManager:
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     def build_model(self, seed: int, *, name_key: bool = False):
         """A new model from the user's builder, compiled; the current one is left as it is."""
         assert self.builder is not None, "start-up resolves the builder before any build"
         keras.utils.set_random_seed(seed)
+        with self.scope():
+            model = self._build(name_key)
+        self.prepare_compile(model, self.config.compile)()  # in the scope; the probe outside it
+        return model
+
+    def _build(self, name_key: bool):
+        assert self.builder is not None
         model = call_builder(self.builder, self.config, name_key=name_key)
         if not isinstance(model, keras.Model):  # the words `check` uses
             raise BadInput(
@@ -54,7 +70,6 @@ class ModelState:
             )
         # an unbuilt (subclassed) model is built now: its weights are read before fit would
         build_unbuilt(model, self.batch_source() if self.batch_source else None)
-        self.prepare_compile(model, self.config.compile)()
         return model
 
     def prepare_compile(
@@ -70,18 +85,21 @@ class ModelState:
         step that compiles `model` with it and puts a new probe in (compiling.py: every form
         `[compile]` takes; `function` runs in the step)."""
         file = file or display_path(self.config.path)
-        kwargs = None if spec.function else compile_kwargs(model, spec, file, where, error)
+        with self.scope():  # the optimizer (and its variables) under the model's strategy
+            kwargs = None if spec.function else compile_kwargs(model, spec, file, where, error)
 
         def step() -> None:
             if self.probe is not None and self.probe.model is model:
                 self.before_probe_change()
                 self.probe.uninstall()
             try:
-                if kwargs is None:
-                    call_function(model, str(spec.function), file, where, error)
-                else:
-                    model.compile(**kwargs)
-            finally:  # a failed compile leaves the model as it was: it is probed again
+                with self.scope():
+                    if kwargs is None:
+                        call_function(model, str(spec.function), file, where, error)
+                    else:
+                        model.compile(**kwargs)
+            finally:  # a failed compile leaves the model as it was: it is probed again; the
+                # probe's own variables are made outside the scope (never mirrored)
                 self.probe = TelemetryProbe(model)
                 self.probe_base = self.done
                 self.telemetry.set_layer_names(self.probe.layer_names)

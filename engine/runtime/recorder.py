@@ -114,6 +114,9 @@ class Recorder:
             callbacks=tuple(self.dispatcher.specs),
             optimizer=self.state.optimizer_label(),  # "Adam", not "adam_1"; "(schedule)" too
             steps_per_execution=getattr(self.state.model, "steps_per_execution", 1) or 1,
+            strategy=self.state.placement.strategy,
+            replicas=self.state.placement.replicas,
+            devices=self.state.placement.devices,
             **extra,
         )
 

@@ -19,6 +19,7 @@ from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
 from ..compilenames import check_optimizer
 from ..datafiles import read_data
+from ..devices import make_strategy
 from ..errors import CheckpointError, CommandRejected
 from ..events import SessionState
 from ..feeds import make_feed, validation_of
@@ -50,6 +51,9 @@ def prepare(ctx: Context) -> tuple[Any, Any]:
     (arrays or a pipeline, as `fit`'s validation_data)."""
     cfg = ctx.config
     ensure_on_path(cfg.folder)
+    st = ctx.state
+    # First: a CPU split must happen before anything initialises TensorFlow's devices.
+    st.strategy, st.placement = make_strategy(cfg.run, display_path(cfg.path))
     if cfg.run.deterministic:
         fix_numerics()
     # A loader's pipeline takes its shuffle seeds from the global seed in force when it is
@@ -62,7 +66,6 @@ def prepare(ctx: Context) -> tuple[Any, Any]:
     file = display_path(cfg.path)
     check_val_shapes(cfg, file, data)  # else Keras fails at the first epoch's end
     feed = make_feed(cfg, data, file, reload=lambda: read_data(cfg))
-    st = ctx.state
     st.batch_source = partial(batch_structure, feed)  # builds an unbuilt model (building.py)
     st.builder = resolve_import(cfg.model.builder, "[model].builder", file)
     check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
@@ -92,6 +95,7 @@ def begin(ctx: Context, feed=None) -> None:
             "from": ctx.from_checkpoint,
             "run_dir": str(ctx.run_dir),
             "callback_paths": recorded_paths(ctx.config.callbacks, ctx.run_dir),
+            "strategy": ctx.state.placement.plain(),
             **more,
         },
     )

@@ -27,7 +27,15 @@ from tests.fakes.fake_session import FakeSession
 from .conftest import EPOCHS, STEPS, T, done, start
 
 LAST = EPOCHS * STEPS  # the session step at which all epochs are done
-REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
+REPORT_KEYS = {
+    "session_steps",
+    "segments",
+    "events",
+    "checkpoints",
+    "final",
+    "throughput",
+    "strategy",
+}
 
 
 def until(predicate, timeout: float = T) -> None:

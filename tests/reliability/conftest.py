@@ -142,7 +142,15 @@ def arm(folder: Path, fail: str) -> None:
 
 # --- the report contract (DESIGN.md, "Report (JSON)") --------------------------------------------
 
-REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
+REPORT_KEYS = {
+    "session_steps",
+    "segments",
+    "events",
+    "checkpoints",
+    "final",
+    "throughput",
+    "strategy",
+}
 SEGMENT_KEYS = {
     "index",
     "origin",

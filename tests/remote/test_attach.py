@@ -177,7 +177,15 @@ do = "set_lr"
 at_step = 200
 value = 0.0005
 """
-REPORT_KEYS = {"session_steps", "segments", "events", "checkpoints", "final", "throughput"}
+REPORT_KEYS = {
+    "session_steps",
+    "segments",
+    "events",
+    "checkpoints",
+    "final",
+    "throughput",
+    "strategy",
+}
 
 
 def attach_headless(tmp_path, run_dir, script: str) -> tuple[int, dict]:

@@ -55,6 +55,8 @@ def describe(status: Status) -> Content:
     callbacks = ", ".join(active) or "none"
     k = status.steps_per_execution  # commands and holds land only between two calls
     every = f"   boundary every {k} batches" if k > 1 else ""
+    if status.strategy == "mirrored":  # several devices train in step: say how many
+        every += f"   mirrored x{status.replicas}"
     second = Content(
         f"  {status.optimizer or '?'} lr {learning_rate(status.learning_rate)}{every}"
         f"   callbacks: {callbacks}" + (f" (+{off} off)" if off else "")
