@@ -66,6 +66,7 @@ SECTIONS = {
         "remote.key_latency",
         "remote.attach_1m",
     ],
+    "mirrored": ["mirrored.plain", "mirrored.ui", "mirrored.engine", "mirrored.pause"],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 
