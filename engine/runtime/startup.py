@@ -95,8 +95,10 @@ def begin(ctx: Context, feed=None) -> None:
             "from": ctx.from_checkpoint,
             "run_dir": str(ctx.run_dir),
             "callback_paths": recorded_paths(ctx.config.callbacks, ctx.run_dir),
-            "strategy": ctx.state.placement.plain(),
             **more,
+            # under a strategy, where it trains ("mirrored x2 (CPU:0, CPU:1)"); the report's
+            # `strategy` says it for every run
+            **({"strategy": label} if (label := ctx.state.placement.label()) else {}),
         },
     )
 

@@ -170,6 +170,8 @@ def check_every_command(tmp_path: Path, devices: int) -> None:
     report = run(cfg, rd, EVERY_COMMAND)
     names = [f"CPU:{i}" for i in range(devices)]
     assert report["strategy"] == {"name": "mirrored", "replicas": devices, "devices": names}
+    started = report["events"][0]
+    assert started["detail"]["strategy"] == f"mirrored x{devices} ({', '.join(names)})"
     assert verdicts(report) == [
         ("started", "fresh"),
         ("callbacks_changed", "continued"),

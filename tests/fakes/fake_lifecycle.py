@@ -35,7 +35,6 @@ def start(f: FakeSession) -> None:
         "from": f.from_checkpoint,
         "run_dir": str(f.run_dir),
         "callback_paths": commands.recorded_paths(f.callbacks, f.run_dir),
-        "strategy": {"name": "default", "replicas": 1, "devices": []},  # one device
     }
     f.record("started", verdict=origin, detail=detail)
     f.set_state(S.RUNNING)
