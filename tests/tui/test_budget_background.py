@@ -8,7 +8,7 @@ from weightwatch.tui.widgets.budget import RedrawBudget
 
 
 def test_chart_rounds_get_what_the_background_leaves_of_the_share():
-    budget = RedrawBudget(base_interval=0.25, share=0.03, floor=0.01)
+    budget = RedrawBudget(base_interval=0.25, share=0.03, floor=0.01, first_cost=0.05)
     budget.start_round(now=0.0)
     budget.record(0.05)  # a round of two charts, repaint included
     budget.start_round(now=1.0)
@@ -22,7 +22,7 @@ def test_chart_rounds_get_what_the_background_leaves_of_the_share():
 
 
 def test_a_cheap_round_never_redraws_faster_than_the_base_interval():
-    budget = RedrawBudget(base_interval=0.25)
+    budget = RedrawBudget(base_interval=0.25, first_cost=0.001)
     budget.start_round(now=0.0)
     budget.record(0.001)
     budget.start_round(now=0.25)

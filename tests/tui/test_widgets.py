@@ -58,17 +58,17 @@ def test_sparkline_shows_a_reset_as_a_drop():
 
 
 def test_redraw_budget_stretches_the_interval_to_stay_under_its_share():
-    budget = RedrawBudget(base_interval=0.25, share=0.03)
-    assert budget.interval == 0.25 and budget.due(now=0.0)
+    budget = RedrawBudget(base_interval=0.25, share=0.03, first_cost=0.032)
+    assert budget.interval == pytest.approx(0.032 / 0.03) and budget.due(now=0.0)
     budget.start_round(now=0.0)
     budget.record(0.016)
     budget.record(0.016)  # two charts, plotext's fixed cost each
     budget.start_round(now=1.0)
     assert budget.interval == pytest.approx(0.032 / 0.03)
     assert not budget.due(now=1.5) and budget.due(now=2.1)
-    budget.record(0.004)  # a cheaper round: with under three rounds, the cheapest counts
+    budget.record(0.004)  # a cheaper round: under three measured, the first cost fills in
     budget.start_round(now=2.1)
-    assert budget.round_cost == 0.004 and budget.interval == 0.25
+    assert budget.round_cost == pytest.approx(0.032)  # median of 32, 4 and the first cost
     for cost in (0.020, 0.030):  # from three rounds on, the median
         budget.record(cost)
         budget.start_round()

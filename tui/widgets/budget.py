@@ -7,8 +7,11 @@ the training's steps/s. The dashboard measures what a round of redraws really co
 costs between rounds (status line, events, the event loop: the `background`). Chart rounds get what
 is left of `share` once the background is paid for (never less than `floor`): the interval between
 rounds becomes `cost / (share - background)`, never less than the base interval. The cost of a
-round is the median of the last few (the cheapest while there are fewer than three): a one-off
-(the first render, a layout pass after a resize or a banner) must not space the next rounds out.
+round is the median of the last few: a one-off (the first render, a layout pass after a resize or
+a banner) must not space the next rounds out. Until three rounds are measured, the missing ones
+count as `first_cost` (what a round of plotext is known to cost beside TensorFlow): the first
+rounds of a job are often its cheapest (a placeholder, a handful of points), and taking them at
+their word scheduled rounds at the base interval through the first seconds of every job.
 
 The default share, 2% of wall time for the whole UI, is what a ~1 ms training step can afford
 (docs/performance.md); with a round at 30-45 ms beside TensorFlow on two cores, charts redraw
@@ -22,20 +25,27 @@ import time
 from collections import deque
 
 ROUNDS_KEPT = 5
+FIRST_COST = 0.035  # seconds: a round of two plotext charts and the repaint, before it is measured
 
 
 class RedrawBudget:
     """Tracks what a round of chart redraws costs and when the next round may run."""
 
     def __init__(
-        self, base_interval: float, share: float = 0.02, ceiling: float = 10.0, floor: float = 0.01
+        self,
+        base_interval: float,
+        share: float = 0.02,
+        ceiling: float = 10.0,
+        floor: float = 0.01,
+        first_cost: float = FIRST_COST,
     ) -> None:
         self.base_interval = base_interval
         self.share = share
         self.ceiling = ceiling
         self.floor = floor
         self.background = 0.0  # smoothed share of wall time the UI spends outside chart rounds
-        self.round_cost = 0.0  # seconds per round: the median of the last few
+        self.first_cost = first_cost
+        self.round_cost = first_cost  # seconds per round: the median of the last few
         self._costs: deque[float] = deque(maxlen=ROUNDS_KEPT)
         self.rounds = 0
         self._pending = 0.0
@@ -65,8 +75,8 @@ class RedrawBudget:
         """Fold the costs rendered since the last round into the average; start a new one."""
         if self._pending:
             self._costs.append(self._pending)
-            costs = self._costs
-            self.round_cost = statistics.median(costs) if len(costs) >= 3 else min(costs)
+            costs = list(self._costs)
+            self.round_cost = statistics.median(costs + [self.first_cost] * (3 - len(costs)))
         self._pending = 0.0
         self.rounds += 1
         self._last_round = time.perf_counter() if now is None else now
