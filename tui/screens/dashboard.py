@@ -34,7 +34,7 @@ BINDINGS = bindings.BINDINGS  # from the command registry (engine/commands.py)
 
 
 PARKED = (ev.SessionState.PAUSED, ev.SessionState.FINISHED)
-STATUS_PERIOD_RUNNING = 0.5  # seconds between status refreshes while training
+STATUS_PERIOD_RUNNING = 1.0  # seconds between status refreshes while training
 SHORT_BELOW = 30  # rows: a shorter terminal gets the compact layout
 
 
@@ -55,11 +55,13 @@ class DashboardScreen(Screen[None]):
         self.events: list[ev.Event] = []
         self.markers: list[Marker] = []
         self.banner_event: ev.Event | None = None
-        self._drawn_key: tuple | None = None
-        self._event_waiting = False  # an event arrived since the last chart round
+        self._drawn_key: tuple | None = (0, 0)  # no point, no marker: compose drew that
+        self._event_waiting = False  # a marker changed since the last chart round
         self._round_cpu: float | None = None  # UI-thread CPU time when the last round began
         self._last_tick: tuple[float, float] | None = None  # (CPU, wall) at the last tick
         self._status_shown = -float("inf")  # when the status line was last refreshed
+        self._status_period = max(0.0, STATUS_PERIOD_RUNNING - 0.5 / self.refresh_hz)
+        self._markers_version = 0  # bumped when the markers change: they are part of a round
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,8 +88,8 @@ class DashboardScreen(Screen[None]):
         self._drawn_key = None  # decimate again for the new width
 
     def tick(self, force: bool = False) -> None:
-        """Status at every tick (every other one while training); charts when their data changed
-        and the budget allows."""
+        """Status at every tick (once a second while training); charts when their data changed
+        and the budget allows, at once for a new marker or while training is parked."""
         cpu, wall = time.thread_time(), time.perf_counter()
         if self._round_cpu is not None:  # the last round's replot and repaint are done by now
             self.budget.record(cpu - self._round_cpu)
@@ -96,25 +98,34 @@ class DashboardScreen(Screen[None]):
             self.budget.record_background(cpu - self._last_tick[0], wall - self._last_tick[1])
         self._last_tick = (cpu, wall)
         self.query_one(UserLogPane).pull()  # a stat() while shown; nothing while hidden
-        # A status refresh costs the UI thread ~5 ms (compositor included); while training,
-        # 2 Hz keeps the counters moving for half of what 4 Hz costs the training's steps/s.
+        status = self.session.status()
+        running = status.state is ev.SessionState.RUNNING
+        # A status refresh costs the UI thread ~5 ms (its frame included) and the counters
+        # change at every one: while training, once a second keeps them moving for a quarter
+        # of what 4 Hz costs the training's steps/s. (Half a tick of slack: a timer that fires
+        # a little early must not push the refresh to the tick after.)
+        shown = force or not running or wall - self._status_shown >= self._status_period
+        if shown:
+            self._status_shown = wall
+            self.show_status(status)
+        key = (self.session.telemetry.version, self._markers_version)
+        # A new marker (a reset, a load, a pause) is drawn at the next tick whatever the budget
+        # says: a reset must show within one refresh (docs/performance.md). Events that draw
+        # nothing on the charts (`started`, `finished`, a resume that continued) wait like new
+        # points do. While training is parked a round costs it nothing; while it runs, rounds
+        # come with a status refresh, so that both repaint in one frame.
+        changed = key != self._drawn_key
         if (
             force
-            or wall - self._status_shown >= STATUS_PERIOD_RUNNING
-            or (self.session.status().state is not ev.SessionState.RUNNING)
+            or self._event_waiting
+            or (changed and (not running or (shown and self.budget.due(wall))))
         ):
-            self._status_shown = wall
-            self.show_status()
-        key = (self.session.telemetry.version, len(self.markers))
-        # An event (a reset, a load, a pause) is drawn at the next tick whatever the budget says:
-        # events are rare, and a reset must show within one refresh (docs/performance.md).
-        if force or self._event_waiting or (key != self._drawn_key and self.budget.due()):
             self._drawn_key, self._event_waiting = key, False
             self.redraw_charts()
 
-    def show_status(self) -> None:
-        """The status line and epoch progress from a fresh `session.status()` (cheap)."""
-        status = self.session.status()
+    def show_status(self, status: ev.Status | None = None) -> None:
+        """The status line and epoch progress from `status` or a fresh `session.status()`."""
+        status = self.session.status() if status is None else status
         for bar in self.query(FittedStatusBar):  # none while the app closes
             bar.show(status)
         for footer in self.query(KeysFooter):  # p's short label says what p does now
@@ -122,7 +133,7 @@ class DashboardScreen(Screen[None]):
 
     def redraw_charts(self) -> None:
         telemetry = self.session.telemetry
-        self.budget.start_round()
+        self.budget.start_round(time.perf_counter())
         self._round_cpu = time.thread_time()  # this thread: Textual's loop, where all UI runs
         x_range = self.x_range()
         with self.app.batch_update():
@@ -139,8 +150,11 @@ class DashboardScreen(Screen[None]):
     def add_event(self, event: ev.Event, banner: bool = True) -> None:
         """Log the event, mark it on the charts and, if it has a verdict, show the banner."""
         self.events.append(event)
-        self.markers = markers_for(self.events)
-        self._event_waiting = True
+        markers = markers_for(self.events)
+        if markers != self.markers:  # only a new or relabelled marker needs a round at once
+            self.markers = markers
+            self._markers_version += 1
+            self._event_waiting = True
         self.query_one(EventLog).add_event(event)
         if not event.verdict:
             return

@@ -117,6 +117,7 @@ class KeysFooter(Footer):
         # Ready from the start: the screen's bindings are known when the footer mounts.
         self.set_reactive(Footer._bindings_ready, True)
         self._width = 0
+        self._shown: tuple[Plan, Key | None] | None = None  # what the last compose laid out
 
     def keys(self) -> tuple[list[Key], Key | None]:
         """The keys to show, one per action (the first key bound to it), and the palette's."""
@@ -146,10 +147,23 @@ class KeysFooter(Footer):
             tooltip or binding.tooltip or binding.description,
         )
 
+    def planned(self) -> tuple[Plan, Key | None]:
+        keys, palette = self.keys()
+        return plan_keys(keys, palette, self.app.size.width), palette
+
+    def bindings_changed(self, screen) -> None:
+        """Textual's Footer recomposes at every bindings signal (three in the first tenth of a
+        second as focus settles, while the training thread starts): ~15 ms of the UI thread
+        each. Only a change in what it shows needs one."""
+        if self.is_attached and screen is self.screen and self.planned() == self._shown:
+            return
+        super().bindings_changed(screen)
+
     def compose(self) -> ComposeResult:
         keys, palette = self.keys()
         self._width = self.app.size.width
         plan = plan_keys(keys, palette, self._width)
+        self._shown = (plan, palette)
         self.compact = plan.compact
         yield from self._footer_keys(plan.keys, plan.short)
         if plan.palette and palette is not None:
