@@ -2,11 +2,12 @@
 
 One daemon thread runs an asyncio loop that owns the connection. The UI thread never waits on
 the network for a read: `status()`, `events()`, `segments()`, `state` and `telemetry` are a cache
-kept fresh by the server's pushes, a status read at the config's refresh rate and telemetry
-pulls ~4 times a second. A command returns a `concurrent.futures.Future` resolved by its reply;
-before it resolves, the cache is re-read, so a caller that waited for a command sees what it did
-(as with a local session). A lost connection is a state, not an exception: `stopped`, with a
-message that says what happened (`locate.describe_dead`).
+kept fresh by the server's pushes (the status too, a few times a second when it changed) and
+telemetry pulls at the refresh rate (engine/remote/mirror.py). A command returns a
+`concurrent.futures.Future` resolved by its reply; before it resolves, the cache is re-read, so a
+caller that waited for a command sees what it did (as with a local session). A lost connection
+is a state, not an exception: `stopped`, with a message that says what happened
+(`locate.describe_dead`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from ..telemetry import TelemetryStore
 from . import protocol
 from .address import SessionUnreachable, describe_gone, parse_address, socket_for
 from .calls import RemoteCalls
-from .rebuild import config_from_plain, status_from_plain
+from .mirror import RemoteMirror
+from .rebuild import config_from_plain
 
 CONNECT_TIMEOUT_S = 10.0
-TELEMETRY_HZ = 4.0
 MAX_RECONNECTS = 20  # a viewer dropped more often than this is given up (and says so)
 ERRORS: dict[str, type[Exception]] = {
     "CommandRejected": errors.CommandRejected,
@@ -44,7 +45,7 @@ ERRORS: dict[str, type[Exception]] = {
 }
 
 
-class RemoteSession(RemoteCalls):
+class RemoteSession(RemoteCalls, RemoteMirror):
     """A live session behind a socket, used as a local one (see the module docstring)."""
 
     attached = True  # the dashboard detaches on `q` instead of stopping the training
@@ -120,7 +121,7 @@ class RemoteSession(RemoteCalls):
         hello = {"viewer": self.viewer, **({"token": self.token} if self.token else {})}
         try:
             result = await self._request("hello", **hello)
-            await self._request("subscribe")
+            await self._subscribe()
             await self._sync()
         except (errors.CommandRejected, errors.BadInput, ConnectionError) as exc:
             raise SessionUnreachable(f"{self.address}: {exc}") from None
@@ -179,7 +180,10 @@ class RemoteSession(RemoteCalls):
 
     def _dispatch(self, message: dict) -> None:
         if "push" in message:
-            if message["push"] == "event":
+            self._fresh = True  # something changed: the next telemetry pull is due
+            if message["push"] == "status":
+                self._pushed_status(message)
+            elif message["push"] == "event":
                 self._pushed_event(message)
             elif message["push"] == "state":
                 self._pushed_state(message)
@@ -244,58 +248,6 @@ class RemoteSession(RemoteCalls):
         if was is not SessionState.STOPPED and not gone:
             self._tell(StateChanged(SessionState.STOPPED, message, self._status.session_step))
         self._ended.set()
-
-    async def _tick(self) -> None:
-        """Status at the config's refresh rate, telemetry ~4 times a second."""
-        refresh = 1.0 / max(0.5, self._config_hz())
-        pull = 1.0 / TELEMETRY_HZ
-        loop = self._loop
-        next_status = next_pull = loop.time()
-        while not self._ended.is_set():
-            now = loop.time()
-            with contextlib.suppress(Exception):
-                if now >= next_status:
-                    next_status = now + refresh
-                    await self._read_status()
-                if now >= next_pull:
-                    next_pull = now + pull
-                    await self._pull_telemetry()
-            await asyncio.sleep(max(0.01, min(next_status, next_pull) - loop.time()))
-
-    def _config_hz(self) -> float:
-        config = getattr(self, "_config", None)
-        return (config.ui.refresh_hz if config else 0) or 4.0
-
-    async def _sync(self) -> None:
-        """Everything cached, re-read: after each command, so its effect is seen at once."""
-        await self._read_status()
-        await self._read_events()
-        await self._pull_telemetry()
-
-    async def _read_status(self) -> None:
-        self._status = status_from_plain(await self._request("read", what="status"))
-        self._segments = [Segment(**s) for s in await self._request("read", what="segments")]
-
-    async def _read_events(self) -> None:
-        got = await self._request("read", what="events", since=len(self._events))
-        start = len(self._events)
-        fresh = [Event(**e) for e in got["events"]]
-        # The pushes may have filled part of it meanwhile: keep one copy of each index.
-        self._events.extend(fresh[len(self._events) - start :])
-
-    async def _pull_telemetry(self) -> None:
-        got = await self._request("telemetry", cursor=self._cursor)
-        if got.get("resync"):
-            self._cursor = None
-            got = await self._request("telemetry", cursor=None)
-        store = self.telemetry
-        if "series" in got:
-            store.load_snapshot(got)  # the mirror replaced whole, as one write
-        for block in got.get("blocks", ()):
-            store.append_columns(block["x"], block["columns"])
-        if list(got.get("layer_names", store.layer_names)) != store.layer_names:
-            store.set_layer_names(got["layer_names"])
-        self._cursor = got.get("cursor", self._cursor)
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ class Connection:
         self.viewer = "viewer"
         self.since = time.time()
         self.subscribed = False
+        self.status_pushes = False  # subscribed with `status: true`: pushed, never polled
         self.closed = False
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(p.MAX_QUEUED)
         # Holds this viewer asked for: pending ones are cancelled when it goes away, and one

@@ -127,6 +127,9 @@ def check_request(message: dict[str, Any]) -> dict[str, Any]:
         since = message.get("since", 0)
         if type(since) is not int or since < 0:
             raise ProtocolError("read: since must be a non-negative integer")
+    elif op == "subscribe":
+        if not isinstance(message.get("status", False), bool):
+            raise ProtocolError("subscribe: status must be true or false")
     elif op == "telemetry":
         cursor = message.get("cursor")
         if cursor is not None and (type(cursor) is not int or cursor < 0):

@@ -45,6 +45,7 @@ HELLO_LIMIT = 4096  # an unauthenticated TCP client's first frame
 HELLO_TIMEOUT_S = 10.0  # ... and how long it may take to send it
 MAX_CONNECTIONS = 64
 CLOSE_GRACE_S = 1.0  # at shutdown: how long queued replies may take to go out
+STATUS_HZ = 4.0  # status pushes: at most this often, only when it changed, only to who asked
 
 
 class SessionServer:
@@ -63,6 +64,7 @@ class SessionServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._previous: Callable[[object], None] | None = None
         self._events_seen = 0
+        self._status_task: asyncio.Task | None = None  # only while a viewer takes status pushes
 
     # ----- lifecycle -------------------------------------------------------------------------
     def start(self) -> SessionServer:
@@ -146,6 +148,8 @@ class SessionServer:
                 pass
 
     async def _shutdown(self) -> None:
+        if self._status_task is not None:
+            self._status_task.cancel()
         for server in self._servers:
             server.close()
         for conn in list(self.connections):
@@ -182,6 +186,35 @@ class SessionServer:
         for conn in list(self.connections):
             if conn.subscribed:
                 conn.send(frame)
+
+    async def _push_status(self) -> None:
+        """The status (and the segments, when they changed) to every viewer that asked, at most
+        STATUS_HZ and only when it changed, encoded once for all: what N viewers polling `read
+        status` each cost the server N times. Ends with the last such viewer, so a session
+        nobody watches has no timer on this loop."""
+        last: tuple[Any, Any] = (None, None)
+        try:
+            while any(c.status_pushes for c in self.connections):
+                last = self._status_frame(last)
+                await asyncio.sleep(1.0 / STATUS_HZ)
+        finally:
+            self._status_task = None
+
+    def _status_frame(self, last: tuple[Any, Any]) -> tuple[Any, Any]:
+        try:
+            status, segments = plain(self.session.status()), plain(self.session.segments())
+            if (status, segments) == last:
+                return last
+            push: dict[str, Any] = {"push": "status", "status": status}
+            if segments != last[1]:
+                push["segments"] = segments
+            frame = p.encode(push)
+        except Exception:  # a session that cannot say (stopping): the next round tries again
+            return last
+        for conn in list(self.connections):
+            if conn.status_pushes:
+                conn.send(frame)
+        return status, segments
 
     # ----- one connection ------------------------------------------------------------------
     async def _accept(
@@ -289,7 +322,13 @@ class SessionServer:
             conn.send(p.encode(self._hello(conn, msg)))
         elif op == "subscribe":
             conn.subscribed = True
-            conn.send(p.encode({"id": rid, "ok": True, "result": {}}))
+            result: dict[str, Any] = {}
+            if msg.get("status"):  # a viewer that no longer polls `read status`
+                conn.status_pushes = True
+                result["status_hz"] = STATUS_HZ
+                if self._status_task is None:
+                    self._status_task = self._loop.create_task(self._push_status())
+            conn.send(p.encode({"id": rid, "ok": True, "result": result}))
         elif op == "call":
             self._call(conn, rid, msg["method"], msg.get("args") or {})
         else:
