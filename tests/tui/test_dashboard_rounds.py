@@ -118,6 +118,7 @@ async def test_a_job_without_transitions_draws_a_round_per_two_seconds_and_one_a
         assert job - 1 <= len(shown) <= job + 1, shown
         times = [start] + [t for t, _ in shown]
         assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= 1.0
+        assert shown[0] == (start + TICK, STEPS_PER_TICK)  # the first trained step at once
 
 
 async def test_a_reset_is_on_the_norm_chart_at_the_next_tick_even_right_after_a_round(simulated):

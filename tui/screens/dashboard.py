@@ -61,6 +61,7 @@ class DashboardScreen(Screen[None]):
         self._last_tick: tuple[float, float] | None = None  # (CPU, wall) at the last tick
         self._status_shown = -float("inf")  # when the status line was last refreshed
         self._status_period = max(0.0, STATUS_PERIOD_RUNNING - 0.5 / self.refresh_hz)
+        self._step_shown = 0  # the session step the status line shows
         self._markers_version = 0  # bumped when the markers change: they are part of a round
 
     def compose(self) -> ComposeResult:
@@ -104,7 +105,9 @@ class DashboardScreen(Screen[None]):
         # change at every one: while training, once a second keeps them moving for a quarter
         # of what 4 Hz costs the training's steps/s. (Half a tick of slack: a timer that fires
         # a little early must not push the refresh to the tick after.)
-        shown = force or not running or wall - self._status_shown >= self._status_period
+        # The first trained step shows at once (`startup.first_step` measures it).
+        first = self._step_shown == 0 < status.session_step
+        shown = force or not running or first or wall - self._status_shown >= self._status_period
         if shown:
             self._status_shown = wall
             self.show_status(status)
@@ -126,6 +129,7 @@ class DashboardScreen(Screen[None]):
     def show_status(self, status: ev.Status | None = None) -> None:
         """The status line and epoch progress from `status` or a fresh `session.status()`."""
         status = self.session.status() if status is None else status
+        self._step_shown = status.session_step
         for bar in self.query(FittedStatusBar):  # none while the app closes
             bar.show(status)
         for footer in self.query(KeysFooter):  # p's short label says what p does now
