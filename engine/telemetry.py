@@ -281,20 +281,24 @@ class TelemetryStore:
     def since(self, cursor: int) -> dict[str, Any]:
         """The blocks appended since `cursor` (a `snapshot` or `since` result's), or
         `{resync: true}` when the log no longer holds them (or the cursor is not ours)."""
+        got = self.raw_since(cursor)
+        if got is None:
+            return {"resync": True, "cursor": self.cursor}
+        head, blocks = got
+        # Lists made outside the lock: the training thread never waits for a viewer's pull.
+        return {**head, "blocks": [plain_block(xs, cols) for xs, cols in blocks]}
+
+    def raw_since(self, cursor: int) -> tuple[dict[str, Any], list[tuple[Any, Any]]] | None:
+        """`since`'s head and its blocks as appended (block `cursor + i` is the i-th), None for
+        a resync: a server converts and encodes each block once for all its viewers."""
         with self._lock:
             kept = len(self._log)
             if not self.cursor - kept <= cursor <= self.cursor:
-                return {"resync": True, "cursor": self.cursor}
+                return None
             blocks = (
                 list(self._log)[kept - (self.cursor - cursor) :] if cursor < self.cursor else []
             )
-            head = {"cursor": self.cursor, "layer_names": list(self.layer_names)}
-        # Lists made outside the lock: the training thread never waits for a viewer's pull.
-        plain_blocks = [
-            {"x": _floats(xs), "columns": {k: _floats(v) for k, v in cols.items()}}
-            for xs, cols in blocks
-        ]
-        return {**head, "blocks": plain_blocks}
+            return {"cursor": self.cursor, "layer_names": list(self.layer_names)}, blocks
 
     def load_snapshot(self, snapshot: dict[str, Any]) -> None:
         """Replace every series with a `snapshot()`'s (a remote viewer's store): ValueError for
@@ -312,6 +316,10 @@ class TelemetryStore:
 
 def _values(xs, columns: Mapping[str, Any]) -> int:
     return len(xs) * (1 + len(columns))
+
+
+def plain_block(xs, columns: Mapping[str, Any]) -> dict[str, Any]:
+    return {"x": _floats(xs), "columns": {k: _floats(v) for k, v in columns.items()}}
 
 
 def _floats(values) -> list[float]:

@@ -54,9 +54,17 @@ class ProtocolError(Exception):
 
 def encode(message: dict[str, Any], limit: int = MAX_REPLY) -> bytes:
     """One frame: `message` (plain data) with the version added."""
-    body = json.dumps(
-        {"v": VERSION, **message}, allow_nan=True, separators=(",", ":"), default=_refuse
-    ).encode()
+    return frame_of(dumps({"v": VERSION, **message}).encode(), limit)
+
+
+def dumps(value: Any) -> str:
+    """Plain data as the frames' JSON (NaN travels; anything not plain is a TypeError)."""
+    return json.dumps(value, allow_nan=True, separators=(",", ":"), default=_refuse)
+
+
+def frame_of(body: bytes, limit: int = MAX_REPLY) -> bytes:
+    """A frame around a body already encoded (one object with `"v"`: `encode` or a reply put
+    together from parts encoded once for every viewer)."""
     if len(body) > limit:
         raise ProtocolError(f"frame of {len(body)} bytes is over the limit of {limit}")
     return HEADER.pack(len(body)) + body

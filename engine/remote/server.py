@@ -39,6 +39,7 @@ from .connection import (
     specs_from,
 )
 from .locate import socket_path, token_path
+from .outgoing import TelemetryReplies, status_frame
 from .rebuild import config_to_plain
 
 HELLO_LIMIT = 4096  # an unauthenticated TCP client's first frame
@@ -65,6 +66,7 @@ class SessionServer:
         self._previous: Callable[[object], None] | None = None
         self._events_seen = 0
         self._status_task: asyncio.Task | None = None  # only while a viewer takes status pushes
+        self._telemetry = TelemetryReplies()
 
     # ----- lifecycle -------------------------------------------------------------------------
     def start(self) -> SessionServer:
@@ -195,26 +197,13 @@ class SessionServer:
         last: tuple[Any, Any] = (None, None)
         try:
             while any(c.status_pushes for c in self.connections):
-                last = self._status_frame(last)
+                frame, last = status_frame(self.session, last)
+                for conn in list(self.connections):
+                    if frame is not None and conn.status_pushes:
+                        conn.send(frame)
                 await asyncio.sleep(1.0 / STATUS_HZ)
         finally:
             self._status_task = None
-
-    def _status_frame(self, last: tuple[Any, Any]) -> tuple[Any, Any]:
-        try:
-            status, segments = plain(self.session.status()), plain(self.session.segments())
-            if (status, segments) == last:
-                return last
-            push: dict[str, Any] = {"push": "status", "status": status}
-            if segments != last[1]:
-                push["segments"] = segments
-            frame = p.encode(push)
-        except Exception:  # a session that cannot say (stopping): the next round tries again
-            return last
-        for conn in list(self.connections):
-            if conn.status_pushes:
-                conn.send(frame)
-        return status, segments
 
     # ----- one connection ------------------------------------------------------------------
     async def _accept(
@@ -335,10 +324,8 @@ class SessionServer:
             try:
                 if op == "read":
                     conn.send(reply(rid, self._read(msg)))
-                else:  # the store's own lists of floats, encoded as they are: plain()'s walk
-                    # over every float was most of this thread's CPU with 3 viewers pulling
-                    telemetry = self._telemetry(msg.get("cursor"))
-                    conn.send(p.encode({"id": rid, "ok": True, "result": telemetry}))
+                else:
+                    conn.send(self._telemetry_reply(rid, msg.get("cursor")))
             except REFUSALS as e:
                 conn.send(refusal(rid, e))
             except Exception as e:  # a read that failed: say so, the session is not touched
@@ -404,8 +391,8 @@ class SessionServer:
             return [c.plain() for c in self.connections]
         return getattr(s, what)()  # status, segments, default_checkpoint_name, report
 
-    def _telemetry(self, cursor: int | None) -> dict[str, Any]:
+    def _telemetry_reply(self, rid: int, cursor: int | None) -> bytes:
         store = self.session.telemetry
         if not hasattr(store, "snapshot"):
             raise CommandRejected("this session's telemetry cannot be pulled remotely")
-        return store.snapshot() if cursor is None else store.since(cursor)
+        return self._telemetry.reply(store, rid, cursor)

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import pytest
+from weightwatch.engine.remote import outgoing
 from weightwatch.engine.remote import protocol as p
 from weightwatch.engine.remote import server as srv
 from weightwatch.engine.remote.client import RemoteSession
@@ -175,3 +176,31 @@ def test_nobody_watching_costs_the_server_thread_nothing(served):
     cpu, wall = on_loop(server, time.thread_time) - cpu, time.time() - wall
     assert session.status().session_step > step + 100  # the training went on meanwhile
     assert cpu < 0.02 * wall, f"the server's thread used {cpu:.4f} s of CPU in {wall:.2f} s"
+
+
+def test_telemetry_blocks_are_encoded_once_for_all_viewers(served, monkeypatch):
+    session, server, asked = served
+    converted: list[int] = []
+    convert = outgoing.plain_block
+
+    def spy(xs, columns):
+        converted.append(id(xs))
+        return convert(xs, columns)
+
+    monkeypatch.setattr(outgoing, "plain_block", spy)
+    wires = [Wire(server.socket) for _ in range(3)]
+    try:
+        cursor = wires[0].ask("telemetry", cursor=None)["result"]["cursor"]
+        wait_for(lambda: session.telemetry.cursor >= cursor + 5, "five blocks more")
+        replies = [w.ask("telemetry", cursor=cursor)["result"] for w in wires]
+        truth = session.telemetry.since(cursor)  # what a pull answered before (maybe more now)
+        for got in replies:
+            assert len(got["blocks"]) >= 5
+            assert got["blocks"] == truth["blocks"][: len(got["blocks"])]
+            assert got["layer_names"] == truth["layer_names"]
+            assert got["cursor"] == cursor + len(got["blocks"])
+        # three viewers pulled the same blocks: each was converted (and encoded) once
+        assert len(converted) == len(set(converted)) == max(len(r["blocks"]) for r in replies)
+    finally:
+        for w in wires:
+            w.close()
