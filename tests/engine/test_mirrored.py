@@ -1,8 +1,9 @@
 """Training under `tf.distribute.MirroredStrategy` on logical CPU devices (issue 15).
 
 TensorFlow splits the CPU into logical devices only before it initialises them, so every run
-here is its own `weightwatch run --headless` process (as a user runs it). The default run keeps
-the 2-device test; the 4-device ones are `slow`.
+here is its own `weightwatch run --headless` process (as a user runs it). The default run has
+every command on 2 and on 4 devices and exact resume on 2; exact resume on 4 and checkpoints
+crossing between one device and the strategy are `slow`.
 """
 
 from __future__ import annotations
@@ -213,7 +214,6 @@ def test_two_devices_every_command_and_exact_resume(tmp_path):
     check_exact_resume(tmp_path / "b", 2)
 
 
-@pytest.mark.slow
 def test_four_devices_every_command(tmp_path):
     check_every_command(tmp_path, 4)
 
