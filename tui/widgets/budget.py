@@ -15,7 +15,7 @@ their word scheduled rounds at the base interval through the first seconds of ev
 
 The default share, 2% of wall time for the whole UI, is what a ~1 ms training step can afford
 (docs/performance.md); with a round at 30-45 ms beside TensorFlow on two cores, charts redraw
-every ~3 s in steady training, and at once on every event.
+every ~3 s in steady training, and at once for a new marker (the dashboard's tick decides).
 """
 
 from __future__ import annotations
