@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -58,6 +59,9 @@ class StopDialog(SimpleDialog):
 class AttachedDashboard(DashboardScreen):
     """The dashboard, with `q` detaching and `X` stopping the training."""
 
+    DEFAULT_CSS = """
+    AttachedDashboard .gone { color: $error; text-style: bold; height: auto; padding: 0 1; }
+    """
     BINDINGS = [
         Binding("q", "app.quit", "Detach", tooltip=DETACH_TIP, id="quit"),
         Binding(STOP_KEY, "app.stop_training", "Stop training…", tooltip=STOP_TIP, id="stop"),
@@ -117,6 +121,15 @@ class AttachedApp(WeightwatchApp):
         self.session.close()
         self.exit(self.report, return_code=0)
 
+    @on(WeightwatchApp.TrainingStateChanged)
+    def show_gone(self, message: WeightwatchApp.TrainingStateChanged) -> None:
+        """A session that went away (its process killed, the connection lost) says so on the
+        screen, once, in a line that stays: the status line alone showed only STOPPED."""
+        lost = getattr(self.session, "lost", None)
+        if message.change.state is S.STOPPED and lost and not self.dashboard.query(".gone"):
+            line = Static(gone_line(self.session), id="session-gone", classes="gone")
+            self.dashboard.mount(line, before=0)
+
     def action_stop_training(self) -> None:
         if self._quitting:
             return
@@ -143,6 +156,27 @@ class AttachedApp(WeightwatchApp):
                 os.replace(tmp, path)
             except OSError as exc:
                 self.report_error = exc
+
+
+def gone_line(session: RemoteSession) -> str:
+    """What happened to a session this viewer lost: from the run directory's files when it is
+    local (`describe_dead`: a process that ended without a clean stop, its pid and last step),
+    with what to do next; over TCP, why the connection ended."""
+    from weightwatch.engine.remote.locate import describe_dead
+
+    dead = None
+    if getattr(session, "kind", "") == "unix":
+        try:
+            dead = describe_dead(session.run_dir)
+        except Exception:  # an unreadable run directory: say what the connection said
+            dead = None
+    if dead is None:
+        return f"✖ Lost the session: {session.lost}"
+    return f"✖ {dead[:1].upper()}{dead[1:]}. Its run directory is intact: {inspect_hint(session)}"
+
+
+def inspect_hint(session: RemoteSession) -> str:
+    return f"weightwatch inspect {session.run_dir}"
 
 
 # -- the command ---------------------------------------------------------------------------------

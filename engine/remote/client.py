@@ -244,7 +244,10 @@ class RemoteSession(RemoteCalls, RemoteMirror):
         was = self._status.state
         # A viewer that detached keeps the last state it saw: the session goes on without it.
         state = was if gone else SessionState.STOPPED
-        self._status = dataclasses.replace(self._status, state=state, message=message)
+        speed = self._status.steps_per_s if gone else None  # a lost session trains no more
+        self._status = dataclasses.replace(
+            self._status, state=state, message=message, steps_per_s=speed
+        )
         if was is not SessionState.STOPPED and not gone:
             self._tell(StateChanged(SessionState.STOPPED, message, self._status.session_step))
         self._ended.set()

@@ -251,3 +251,34 @@ def test_a_viewer_whose_session_is_stopped_elsewhere_says_so_when_it_leaves(
     assert (
         out[-1] == f"weightwatch: the session stopped; its report is in {fake.run_dir}/report.json"
     )
+
+
+async def test_a_viewer_whose_session_process_died_says_so_on_the_screen(tmp_path):
+    import subprocess
+
+    fake = FakeSession(fake_config(tmp_path / "run", epochs=50), rate=100.0)
+    fake.run_dir.mkdir(parents=True)
+    server = SessionServer(fake, fake.run_dir).start()
+    fake.start()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the session process, as a kill -9 leaves it
+    app = attached(RemoteSession(fake.run_dir))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: "● RUNNING" in text(app), pilot, T)
+            assert not app.dashboard.query(".gone")
+            (fake.run_dir / "session.lock").write_text(json.dumps({"pid": gone.pid}))
+            server.close()  # its connections end and its socket is gone, as after a kill -9
+            await until(lambda: app.dashboard.query(".gone"), pilot, T)
+            await pilot.pause()
+            line = str(app.dashboard.query_one("#session-gone").render())
+            assert f"process {gone.pid} ended without a clean stop" in line
+            assert line.endswith(f"Its run directory is intact: weightwatch inspect {fake.run_dir}")
+            screen = " ".join(text(app).split())
+            assert f"process {gone.pid} ended without a clean stop" in screen
+            assert "● STOPPED" in screen and "steps/s" in screen and "0 steps/s" not in screen
+            assert app.session.status().steps_per_s is None  # a lost session trains no more
+            assert len(app.dashboard.query(".gone")) == 1  # said once
+    finally:
+        server.close()
+        fake.stop()
