@@ -114,3 +114,31 @@ def ratio_row(
         f">= {target:.2f}",
         r >= target if r == r else None,
     )
+
+
+CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+
+
+def run_child(module: str, kind: str, folder: Path, size: dict, extra: tuple = ()) -> dict:
+    """One run of `kind` in a fresh process (`python -m module --child kind ...`, which writes
+    its result as JSON); a run that fails raises with the last line it printed."""
+    import json
+    import subprocess
+    import sys
+
+    out = folder / f"{kind}.json"
+    cmd = [sys.executable, "-m", module, "--child", kind, "--folder", str(folder)]
+    cmd += ["--samples", str(size["samples"]), "--epochs", str(size["epochs"]), "--out", str(out)]
+    cmd += list(extra)
+    env = {**os.environ, **CHILD_ENV}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not out.exists():
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{kind} run failed: {tail}")
+    return json.loads(out.read_text())
+
+
+def rotations(kinds: tuple[str, ...], rounds: int):
+    """Round r runs every kind once, in an order rotated by r (interleaved rounds)."""
+    for r in range(rounds):
+        yield from kinds[r % len(kinds) :] + kinds[: r % len(kinds)]

@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .common import ROOT, Row, median, ratio_row
+from . import common
+from .common import Row, median, ratio_row, rotations
 
 SAMPLES, EPOCHS, BATCH, HIDDEN, SEED = 16_000, 12, 32, 256, 7
 QUICK = {"samples": 2_000, "epochs": 1}
@@ -183,24 +181,15 @@ async def _under_ui(session, finished) -> int:
 
 def run_child(kind: str, folder: Path, quick: bool) -> dict:
     size = QUICK if quick else {"samples": SAMPLES, "epochs": EPOCHS}
-    out = folder / f"{kind}.json"
-    cmd = [sys.executable, "-m", "benchmarks.job", "--child", kind, "--folder", str(folder)]
-    cmd += ["--samples", str(size["samples"]), "--epochs", str(size["epochs"]), "--out", str(out)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or not out.exists():
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"{kind} run failed: {tail}")
-    return json.loads(out.read_text())
+    return common.run_child("benchmarks.job", kind, folder, size)
 
 
 def interleaved(kinds: tuple[str, ...], quick: bool, rounds: int) -> dict[str, list[dict]]:
     """`rounds` rounds of one fresh process per kind, the order rotating every round."""
     got: dict[str, list[dict]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="ww-bench-job-") as tmp:
-        for r in range(rounds):
-            for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
-                got[kind].append(run_child(kind, Path(tmp), quick))
+        for kind in rotations(kinds, rounds):
+            got[kind].append(run_child(kind, Path(tmp), quick))
     return got
 
 

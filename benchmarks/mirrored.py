@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .common import ROOT, Row, median, ratio_row
+from . import common
+from .common import Row, median, ratio_row, rotations
 from .job import BATCH, HIDDEN, SAMPLES, SEED, write_job
 
 DEVICES, EPOCHS = 4, 4
@@ -138,24 +136,15 @@ async def _pauses(session, trials: int) -> list[int]:
 
 def run_child(kind: str, folder: Path, quick: bool) -> dict:
     size = QUICK if quick else {"samples": SAMPLES, "epochs": EPOCHS}
-    out = folder / f"{kind}.json"
-    cmd = [sys.executable, "-m", "benchmarks.mirrored", "--child", kind, "--folder", str(folder)]
-    cmd += ["--samples", str(size["samples"]), "--epochs", str(size["epochs"]), "--out", str(out)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or not out.exists():
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"{kind} run failed: {tail}")
-    return json.loads(out.read_text())
+    return common.run_child("benchmarks.mirrored", kind, folder, size)
 
 
 def main(quick: bool, rounds: int) -> list[Row]:
     rounds = 1 if quick else min(rounds, 3)
     got: dict[str, list[dict]] = {k: [] for k in KINDS}
     with tempfile.TemporaryDirectory(prefix="ww-bench-mirrored-") as tmp:
-        for r in range(rounds):
-            for kind in KINDS[r % len(KINDS) :] + KINDS[: r % len(KINDS)]:
-                got[kind].append(run_child(kind, Path(tmp), quick))
+        for kind in rotations(KINDS, rounds):
+            got[kind].append(run_child(kind, Path(tmp), quick))
         pauses = run_child("pause", Path(tmp), quick)["pauses"]
     size = QUICK if quick else {"samples": SAMPLES, "epochs": EPOCHS}
     label = (
