@@ -22,20 +22,12 @@ from weightwatch.engine.report import EVENT_KEYS
 from weightwatch.engine.session import Session
 from weightwatch.engine.specs import CallbackSpec
 
+from tests.contracts import REPORT_KEYS
 from tests.fakes.fake_session import FakeSession
 
 from .conftest import EPOCHS, STEPS, T, done, start
 
 LAST = EPOCHS * STEPS  # the session step at which all epochs are done
-REPORT_KEYS = {
-    "session_steps",
-    "segments",
-    "events",
-    "checkpoints",
-    "final",
-    "throughput",
-    "strategy",
-}
 
 
 def until(predicate, timeout: float = T) -> None:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import settings
 
 from tests.conftest import write_config
+from tests.contracts import REPORT_KEYS
 
 T = 120  # seconds: generous, the machines are shared
 SAVER = Path(__file__).with_name("saver_child.py")
@@ -142,15 +143,6 @@ def arm(folder: Path, fail: str) -> None:
 
 # --- the report contract (DESIGN.md, "Report (JSON)") --------------------------------------------
 
-REPORT_KEYS = {
-    "session_steps",
-    "segments",
-    "events",
-    "checkpoints",
-    "final",
-    "throughput",
-    "strategy",
-}
 SEGMENT_KEYS = {
     "index",
     "origin",

@@ -15,6 +15,7 @@ from weightwatch.engine.remote.server import SessionServer
 from weightwatch.tui.attach import AttachedApp, StopDialog, connect
 from weightwatch.tui.cli import main
 
+from tests.contracts import REPORT_KEYS
 from tests.fakes.fake_session import FakeSession, fake_config
 from tests.tui.conftest import until
 from tests.tui.svgtext import svg_text
@@ -177,15 +178,6 @@ do = "set_lr"
 at_step = 200
 value = 0.0005
 """
-REPORT_KEYS = {
-    "session_steps",
-    "segments",
-    "events",
-    "checkpoints",
-    "final",
-    "throughput",
-    "strategy",
-}
 
 
 def attach_headless(tmp_path, run_dir, script: str) -> tuple[int, dict]:
