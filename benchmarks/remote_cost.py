@@ -1,6 +1,6 @@
 """What serving a detached session costs the training process: the server thread's CPU.
 
-`python -m benchmarks.remote_cost [--seconds S] [--reps R] [--viewers 0,1,3] [--poll]`
+`python -m benchmarks.remote_cost [--seconds S] [--reps R] [--viewers 0,1,3] [--poll] [--profile]`
 
 steps/s of a detached session (benchmarks/remote.py) swings +-15 % between runs on a shared
 2-core machine; the CPU seconds the server's loop thread burns do not. This starts a real
@@ -9,10 +9,16 @@ train past tracing, then, for 0, 1 and 3 viewers in turn (rounds interleaved, th
 every round), attaches that many `RemoteSession`s, each its own process (what `weightwatch
 attach` talks to the server, without a dashboard), and measures over S seconds:
 
-- the server thread's CPU seconds per wall second (`time.thread_time()` on that thread);
+- the server thread's CPU seconds per wall second (`time.thread_time()` on that thread), and
+  per training step (us/step: steps/s swings, this much less);
 - requests served per second (frames the viewers sent) and frames sent per second (replies and
   pushes), counted by wrapping the server's request handler and the connections' `send`;
 - steps/s of the training (noisy: for orientation only).
+
+Measured (2 shared cores, 5 rounds of 4 s, medians), before -> after status pushes and blocks
+encoded once: 3 viewers 0.0144 -> 0.0072 server CPU s/s (16.6 -> 7.0 us/step), 35 -> 12
+requests/s; 1 viewer 0.0053 -> 0.0055 s/s, 11.5 -> 3.7 requests/s; 0 viewers 0 (no timer).
+`--profile` (cProfile on the server thread) shows what is left: half of it the socket writes.
 
 `--poll` makes the viewers poll `read status` as clients before status pushes did (a client of
 protocol 1 that never asks for them), for an in-process A/B with the same server.
@@ -23,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -40,11 +48,14 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
 def thread_cpu(server) -> float:
     """CPU seconds of the server's loop thread so far: `time.thread_time()` read on that thread
     (nanoseconds; /proc's utime+stime count 10 ms ticks, too coarse for a few seconds)."""
-    return asyncio.run_coroutine_threadsafe(_thread_time(), server._loop).result(10)
+    return on_loop(server, time.thread_time)
 
 
-async def _thread_time() -> float:
-    return time.thread_time()
+def on_loop(server, fn):
+    async def call():
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), server._loop).result(10)
 
 
 class Counts:
@@ -89,14 +100,22 @@ def end(procs: list[subprocess.Popen]) -> None:
         proc.wait(30)
 
 
-def measure(session, server, counts: Counts, n: int, seconds: float, poll: bool) -> dict:
+def measure(
+    session, server, counts: Counts, n: int, seconds: float, poll: bool, profile: bool = False
+) -> dict:
     procs = viewer_processes(session.run_dir, n, poll)
+    profiler = cProfile.Profile()
     try:
         time.sleep(0.5)  # past the viewers' first sync (a snapshot each)
         r0, f0, s0 = counts.requests, counts.frames, session.status().session_step
+        if profile:  # cProfile sees the thread that enables it: the server's loop thread
+            on_loop(server, profiler.enable)
         c0, w0 = thread_cpu(server), time.perf_counter()
         time.sleep(seconds)
         c1, w1 = thread_cpu(server), time.perf_counter()
+        if profile:
+            on_loop(server, profiler.disable)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
         r1, f1, s1 = counts.requests, counts.frames, session.status().session_step
     finally:
         end(procs)
@@ -104,13 +123,16 @@ def measure(session, server, counts: Counts, n: int, seconds: float, poll: bool)
     return {
         "viewers": n,
         "server_cpu_per_s": (c1 - c0) / wall,
+        "server_us_per_step": (c1 - c0) / max(1, s1 - s0) * 1e6,
         "requests_per_s": (r1 - r0) / wall,
         "frames_per_s": (f1 - f0) / wall,
         "steps_per_s": (s1 - s0) / wall,
     }
 
 
-def main(seconds: float, reps: int, counts_of: list[int], poll: bool) -> list[dict]:
+def main(
+    seconds: float, reps: int, counts_of: list[int], poll: bool, profile: bool = False
+) -> list[dict]:
     import tensorflow as tf  # noqa: F401  (imported before anything is measured)
     from weightwatch.engine.config import load_config
     from weightwatch.engine.remote.server import SessionServer
@@ -129,7 +151,7 @@ def main(seconds: float, reps: int, counts_of: list[int], poll: bool) -> list[di
         try:
             for r in range(reps):
                 for n in counts_of[r % len(counts_of) :] + counts_of[: r % len(counts_of)]:
-                    got.append(measure(session, server, counts, n, seconds, poll))
+                    got.append(measure(session, server, counts, n, seconds, poll, profile))
                     print(json.dumps(got[-1]), file=sys.stderr, flush=True)
         finally:
             session.stop().result(600)
@@ -139,12 +161,13 @@ def main(seconds: float, reps: int, counts_of: list[int], poll: bool) -> list[di
 
 def summary(got: list[dict], counts_of: list[int], poll: bool) -> None:
     print(f"viewers {'polling status' if poll else 'as shipped'}, medians of each count:")
-    print("viewers  server CPU s/s  requests/s  frames/s  steps/s  (runs)")
+    print("viewers  server CPU s/s  us/step  requests/s  frames/s  steps/s  (runs)")
     for n in counts_of:
         runs = [g for g in got if g["viewers"] == n]
         m = {k: median([g[k] for g in runs]) for k in runs[0]}
         print(
-            f"{n:7d}  {m['server_cpu_per_s']:14.4f}  {m['requests_per_s']:10.1f}"
+            f"{n:7d}  {m['server_cpu_per_s']:14.4f}  {m['server_us_per_step']:7.2f}"
+            f"  {m['requests_per_s']:10.1f}"
             f"  {m['frames_per_s']:8.1f}  {m['steps_per_s']:7.1f}  ({len(runs)})"
         )
 
@@ -167,12 +190,14 @@ def _main() -> None:
     a.add_argument("--reps", type=int, default=5)
     a.add_argument("--viewers", default="0,1,3")
     a.add_argument("--poll", action="store_true")
+    a.add_argument("--profile", action="store_true", help="cProfile the server thread")
     a.add_argument("--viewer")
     args = a.parse_args()
     if args.viewer:
         return viewer(args.viewer, args.poll)
     counts_of = [int(n) for n in args.viewers.split(",")]
-    summary(main(args.seconds, args.reps, counts_of, args.poll), counts_of, args.poll)
+    got = main(args.seconds, args.reps, counts_of, args.poll, args.profile)
+    summary(got, counts_of, args.poll)
 
 
 if __name__ == "__main__":
