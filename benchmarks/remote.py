@@ -71,16 +71,33 @@ def detached(folder: Path, samples: int, epochs: int, viewers: int) -> dict:
         for proc in procs:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         viewers_cpu = sum(cpu_seconds(p.pid) for p in procs)
+        server_cpu = server_thread_cpu(server)
         began, cpu = time.perf_counter(), time.process_time()
         session.release()
         steps = finished.result(T)
+        server_cpu = server_thread_cpu(server) - server_cpu
         viewers_cpu = sum(cpu_seconds(p.pid) for p in procs) - viewers_cpu
     finally:
         end_viewers(procs)
         session.stop().result(T)
         server.close()
     wall = ended["wall"] - began
-    return {"steps": steps, "wall": wall, "cpu": ended["cpu"] - cpu, "viewers_cpu": viewers_cpu}
+    return {
+        "steps": steps,
+        "wall": wall,
+        "cpu": ended["cpu"] - cpu,
+        "viewers_cpu": viewers_cpu,
+        "server_cpu": server_cpu,
+    }
+
+
+def server_thread_cpu(server) -> float:
+    """CPU seconds of the server's loop thread (benchmarks/remote_cost.py measures it alone)."""
+
+    async def read() -> float:
+        return time.thread_time()
+
+    return asyncio.run_coroutine_threadsafe(read(), server._loop).result(T)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -294,6 +311,8 @@ def viewer_rows(got: dict[str, list[dict]], quick: bool, rounds: int) -> list[Ro
             for b, t in zip(got["plain"], runs, strict=True)
         ]
         row.measured += f" (session CPU/step ratio {median(cpu):.3f}"
+        served = median([t.get("server_cpu", 0.0) / t["wall"] for t in runs])
+        row.measured += f"; server thread {served:.1%} of a core"
         if n:  # the viewers share the machine: how much of a core each one used meanwhile
             share = median([t["viewers_cpu"] / t["wall"] / n for t in runs])
             row.measured += f"; each viewer used {share:.0%} of a core"
