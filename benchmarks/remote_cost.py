@@ -13,6 +13,7 @@ attach` talks to the server, without a dashboard), and measures over S seconds:
   per training step (us/step: steps/s swings, this much less);
 - requests served per second (frames the viewers sent) and frames sent per second (replies and
   pushes), counted by wrapping the server's request handler and the connections' `send`;
+- each viewer process's CPU seconds per wall second (what it takes from the training's cores);
 - steps/s of the training (noisy: for orientation only).
 
 Measured (2 shared cores, 5 rounds of 4 s, medians), before -> after status pushes and blocks
@@ -49,6 +50,12 @@ def thread_cpu(server) -> float:
     """CPU seconds of the server's loop thread so far: `time.thread_time()` read on that thread
     (nanoseconds; /proc's utime+stime count 10 ms ticks, too coarse for a few seconds)."""
     return on_loop(server, time.thread_time)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a viewer process (Linux /proc, 10 ms ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def on_loop(server, fn):
@@ -110,9 +117,11 @@ def measure(
         r0, f0, s0 = counts.requests, counts.frames, session.status().session_step
         if profile:  # cProfile sees the thread that enables it: the server's loop thread
             on_loop(server, profiler.enable)
+        v0 = sum(process_cpu(proc.pid) for proc in procs)
         c0, w0 = thread_cpu(server), time.perf_counter()
         time.sleep(seconds)
         c1, w1 = thread_cpu(server), time.perf_counter()
+        v1 = sum(process_cpu(proc.pid) for proc in procs)
         if profile:
             on_loop(server, profiler.disable)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
@@ -124,6 +133,7 @@ def measure(
         "viewers": n,
         "server_cpu_per_s": (c1 - c0) / wall,
         "server_us_per_step": (c1 - c0) / max(1, s1 - s0) * 1e6,
+        "viewer_cpu_per_s": (v1 - v0) / wall / max(1, n),
         "requests_per_s": (r1 - r0) / wall,
         "frames_per_s": (f1 - f0) / wall,
         "steps_per_s": (s1 - s0) / wall,
@@ -161,12 +171,15 @@ def main(
 
 def summary(got: list[dict], counts_of: list[int], poll: bool) -> None:
     print(f"viewers {'polling status' if poll else 'as shipped'}, medians of each count:")
-    print("viewers  server CPU s/s  us/step  requests/s  frames/s  steps/s  (runs)")
+    print(
+        "viewers  server CPU s/s  us/step  each viewer s/s  requests/s  frames/s  steps/s  (runs)"
+    )
     for n in counts_of:
         runs = [g for g in got if g["viewers"] == n]
         m = {k: median([g[k] for g in runs]) for k in runs[0]}
         print(
             f"{n:7d}  {m['server_cpu_per_s']:14.4f}  {m['server_us_per_step']:7.2f}"
+            f"  {m['viewer_cpu_per_s']:15.4f}"
             f"  {m['requests_per_s']:10.1f}"
             f"  {m['frames_per_s']:8.1f}  {m['steps_per_s']:7.1f}  ({len(runs)})"
         )

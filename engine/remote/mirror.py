@@ -48,6 +48,8 @@ class RemoteMirror:
         self._status_pushed = bool(isinstance(result, dict) and result.get("status_hz"))
 
     def _pushed_status(self, message: dict) -> None:
+        if self._ended.is_set():  # detached or lost: the last state it saw is kept, and why
+            return
         self._status = status_from_plain(message["status"])
         if "segments" in message:
             self._segments = [Segment(**s) for s in message["segments"]]
