@@ -204,3 +204,19 @@ def test_telemetry_blocks_are_encoded_once_for_all_viewers(served, monkeypatch):
     finally:
         for w in wires:
             w.close()
+
+
+def test_a_viewer_of_a_paused_session_hardly_pulls(served):
+    session, server, asked = served
+    viewer = RemoteSession(session.run_dir, viewer="attach")
+    try:
+        viewer.pause().result(T)
+        time.sleep(0.5)  # the pause's pushes and the pulls they bring
+        start = len(asked)
+        time.sleep(3.0)
+        pulls = asked[start:].count(("telemetry", None))
+        # at 4 Hz it would be 12; with nothing new, once a second (IDLE_PULL_S)
+        assert 1 <= pulls <= 4, f"{pulls} telemetry pulls in 3 s of a paused session"
+        assert asked[start:].count(("read", "status")) == 0
+    finally:
+        viewer.close()
