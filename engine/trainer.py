@@ -27,7 +27,7 @@ from .events import SessionState  # noqa: E402
 from .probe import SENTINEL  # noqa: E402
 from .report import build_report  # noqa: E402
 from .runlog import RunLog  # noqa: E402
-from .runtime import handlers, startup  # noqa: E402
+from .runtime import gcfreeze, handlers, startup  # noqa: E402
 from .runtime.context import Context  # noqa: E402
 from .runtime.effects import Effects  # noqa: E402
 from .runtime.flow import Quit, one_line  # noqa: E402
@@ -99,9 +99,14 @@ class Trainer:
         # the user's prints and logs on this thread also go to RUN_DIR/user.log (userlog.py)
         with userlog.capture(self.session.run_dir / "user.log"):
             try:
+                failed = 0
                 while not self._start():  # parked in FAILED until a retry (runtime/startup.py)
+                    failed += 1
                     if not startup.wait_for_retry(self.ctx):
                         return
+                # what lives now lives as long as the session (runtime/gcfreeze.py); a failed
+                # start's leftovers are collected first
+                gcfreeze.settle(collect=failed > 0)
                 self._loop()
             except Quit:
                 pass
@@ -336,6 +341,7 @@ class Trainer:
                 self._callback_effects()
         finally:
             self.effects.close()
+            gcfreeze.release()
             box.set_state(SessionState.STOPPED, "stopped")
             report = build_report(s, final=final, trainer=self.recorder)
             box.set_report(report)

@@ -24,6 +24,7 @@ from ..events import SessionState
 from ..mailbox import Command
 from ..specs import CallbackSpec
 from ..weights import rng_variables
+from . import gcfreeze
 from .context import RUNNING_LIKE, Context
 from .flow import Quit, one_line
 
@@ -243,6 +244,7 @@ def rebuild(ctx: Context, seed: int | None = None) -> str:
     detail = {"instance": st.instance, "seed": seed, **detail}
     ctx.recorder.record("rebuilt", verdict=verdict, norm_before=norm, detail=detail)
     _unfinish(ctx)
+    gcfreeze.settle(collect=True)  # the old model and its traced functions go now
     return verdict
 
 
@@ -264,6 +266,7 @@ def recompile(ctx: Context, optimizer: Any = None, learning_rate: Any = None) ->
         optimizer = spec.optimizer if not spec.function else f"function {spec.function}"
     detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}
     ctx.recorder.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
+    gcfreeze.settle(collect=True)  # the old optimizer and train function go now
     return verdict
 
 
