@@ -142,3 +142,18 @@ def rotations(kinds: tuple[str, ...], rounds: int):
     """Round r runs every kind once, in an order rotated by r (interleaved rounds)."""
     for r in range(rounds):
         yield from kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
+
+
+def child_main(child, kinds: tuple[str, ...], samples: int, epochs: int) -> None:
+    """The `--child` side of `run_child`: run one kind, write its result as JSON."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--child", choices=kinds, required=True)
+    p.add_argument("--folder", type=Path, required=True)
+    p.add_argument("--samples", type=int, default=samples)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    a.out.write_text(json.dumps(child(a.child, a.folder, a.samples, a.epochs)))

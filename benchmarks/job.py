@@ -21,9 +21,7 @@ rotates every round) and each ratio pairs runs of one round.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -240,14 +238,7 @@ def rows(got: dict[str, list[dict]], quick: bool = False, rounds: int = 3) -> li
 
 
 def _main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=KINDS + PIPE_KINDS, required=True)
-    p.add_argument("--folder", type=Path, required=True)
-    p.add_argument("--samples", type=int, default=SAMPLES)
-    p.add_argument("--epochs", type=int, default=EPOCHS)
-    p.add_argument("--out", type=Path, required=True)
-    a = p.parse_args()
-    a.out.write_text(json.dumps(child(a.child, a.folder, a.samples, a.epochs)))
+    common.child_main(child, KINDS + PIPE_KINDS, SAMPLES, EPOCHS)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ live under the strategy; batches trained after the command until the engine park
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import random
 import tempfile
 import time
@@ -199,14 +197,7 @@ def main(quick: bool, rounds: int) -> list[Row]:
 
 
 def _main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--child", choices=KINDS + ("pause",), required=True)
-    p.add_argument("--folder", type=Path, required=True)
-    p.add_argument("--samples", type=int, default=SAMPLES)
-    p.add_argument("--epochs", type=int, default=EPOCHS)
-    p.add_argument("--out", type=Path, required=True)
-    a = p.parse_args()
-    a.out.write_text(json.dumps(child(a.child, a.folder, a.samples, a.epochs)))
+    common.child_main(child, KINDS + ("pause",), SAMPLES, EPOCHS)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from weightwatch.engine.errors import CommandRejected
 from weightwatch.engine.events import Event, StateChanged
@@ -16,14 +14,7 @@ from weightwatch.tui.cli import main
 
 from tests.fakes.fake_session import FakeSession, fake_config
 
-T = 20.0
-
-
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + T
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+from .wire import T, wait_for
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,7 @@ from weightwatch.engine.telemetry import TelemetryStore
 
 from tests.fakes.fake_session import FakeSession, fake_config
 
-from .wire import Wire
-
-T = 20.0  # seconds: generous, the machines are shared
+from .wire import Wire, wait_for
 
 
 @pytest.fixture
@@ -38,13 +35,6 @@ def served(tmp_path):
         wire.close()
     server.close()
     session.stop()
-
-
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + T
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def running(session) -> None:

@@ -17,16 +17,7 @@ from weightwatch.engine.remote.server import SessionServer
 
 from tests.fakes.fake_session import FakeSession, fake_config
 
-from .wire import Wire
-
-T = 20.0
-
-
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + T
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+from .wire import T, Wire, wait_for
 
 
 @pytest.fixture

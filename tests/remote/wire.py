@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 from weightwatch.engine.remote import protocol as p
+
+T = 20.0  # seconds: generous, the machines are shared
+
+
+def wait_for(predicate, what: str) -> None:
+    """Poll `predicate` until it holds; fail naming `what` after T seconds."""
+    deadline = time.monotonic() + T
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 class Wire:
