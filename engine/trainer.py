@@ -99,14 +99,10 @@ class Trainer:
         # the user's prints and logs on this thread also go to RUN_DIR/user.log (userlog.py)
         with userlog.capture(self.session.run_dir / "user.log"):
             try:
-                failed = 0
                 while not self._start():  # parked in FAILED until a retry (runtime/startup.py)
-                    failed += 1
                     if not startup.wait_for_retry(self.ctx):
                         return
-                # what lives now lives as long as the session (runtime/gcfreeze.py); a failed
-                # start's leftovers are collected first
-                gcfreeze.settle(collect=failed > 0)
+                gcfreeze.settle()  # what lives now lives as long as the session
                 self._loop()
             except Quit:
                 pass

@@ -244,7 +244,7 @@ def rebuild(ctx: Context, seed: int | None = None) -> str:
     detail = {"instance": st.instance, "seed": seed, **detail}
     ctx.recorder.record("rebuilt", verdict=verdict, norm_before=norm, detail=detail)
     _unfinish(ctx)
-    gcfreeze.settle(collect=True)  # the old model and its traced functions go now
+    gcfreeze.release()  # the old model and its traced functions may go
     return verdict
 
 
@@ -266,7 +266,7 @@ def recompile(ctx: Context, optimizer: Any = None, learning_rate: Any = None) ->
         optimizer = spec.optimizer if not spec.function else f"function {spec.function}"
     detail = {"optimizer": optimizer, "learning_rate": learning_rate, **detail}
     ctx.recorder.record("recompiled", verdict=verdict, norm_before=norm, detail=detail)
-    gcfreeze.settle(collect=True)  # the old optimizer and train function go now
+    gcfreeze.release()  # the old optimizer and train function may go
     return verdict
 
 

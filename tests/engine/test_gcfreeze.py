@@ -1,12 +1,13 @@
 """The cycle collector is kept off the training's back (engine/runtime/gcfreeze.py): what is
-alive when training starts is frozen, what a rebuild or recompile drops is collected at that
-transition, and the session's end unfreezes."""
+alive when training starts is frozen; a rebuild or recompile, which drops a model or an
+optimizer, unfreezes so that the next collection frees them; the session's end unfreezes."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
+import pytest
 from weightwatch.engine.config import load_config
 
 from tests.conftest import write_config
@@ -20,7 +21,8 @@ class Node:
         self.me = self
 
 
-def test_frozen_while_training_collected_at_transitions_released_at_the_end(tmp_path):
+@pytest.mark.parametrize("transition", ["rebuild", "recompile"])
+def test_frozen_while_training_released_by_a_transition_and_at_the_end(tmp_path, transition):
     gc.unfreeze()
     cfg = load_config(write_config(tmp_path, epochs=40, n=64, batch=16))
     alive = [Node()]  # alive when training starts: frozen with everything else
@@ -31,15 +33,13 @@ def test_frozen_while_training_collected_at_transitions_released_at_the_end(tmp_
     alive.clear()  # dropped while frozen: no walk finds it, not even a full one
     gc.collect()
     assert watched() is not None
-    assert session.rebuild().result(T) == "reset"
-    assert watched() is None  # the rebuild collected what had been frozen and was dropped
-    assert gc.get_freeze_count() > 1000  # and froze what lives on
-    alive.append(Node())
-    watched = weakref.ref(alive[0])
-    gc.freeze()  # as if it had been alive at the last settle
-    alive.clear()
-    assert session.recompile(optimizer="sgd").result(T) == "optimizer_reset"
+    if transition == "rebuild":
+        assert session.rebuild().result(T) == "reset"
+    else:
+        assert session.recompile(optimizer="sgd").result(T) == "optimizer_reset"
+    assert gc.get_freeze_count() == 0  # what the transition dropped is collectable again
+    gc.collect()
     assert watched() is None
     report = finish(session)
     assert report["final"]["epoch"] == 40
-    assert gc.get_freeze_count() == 0  # a process running session after session collects each
+    assert gc.get_freeze_count() == 0
