@@ -20,6 +20,8 @@ from pathlib import Path
 
 from weightwatch.engine.remote import protocol as p
 
+from .wire import recv_exactly
+
 # Methods a client may send that would legitimately stop or park the session (or end a run):
 # the fuzz sends them only with an argument they do not take, which must be refused before the
 # session sees the call.
@@ -209,16 +211,7 @@ class Raw:
                 return msg
 
     def _exactly(self, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = self.sock.recv(n - len(data))
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return None
-            data += chunk
-        return data
+        return recv_exactly(self.sock, n)
 
     def close(self) -> None:
         self.sock.close()

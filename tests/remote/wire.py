@@ -20,6 +20,20 @@ def wait_for(predicate, what: str) -> None:
         time.sleep(0.01)
 
 
+def recv_exactly(sock: socket.socket, n: int, partial: bool = False) -> bytes | None:
+    """`n` bytes from `sock`; at a close: None, or with `partial` what came before it."""
+    data = b""
+    while len(data) < n:
+        try:
+            chunk = sock.recv(n - len(data))
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return data if partial and data else None
+        data += chunk
+    return data
+
+
 class Wire:
     """One connection; `ask` sends a request and returns the reply with its id (pushes met on
     the way are kept in `pushes`)."""
@@ -85,16 +99,7 @@ class Wire:
         return True
 
     def _exactly(self, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = self.sock.recv(n - len(data))
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                return None if not data else data
-            data += chunk
-        return data
+        return recv_exactly(self.sock, n, partial=True)
 
     def close(self) -> None:
         self.sock.close()
