@@ -64,6 +64,8 @@ WARM_IMPORTS = ("textual_plotext.plot", "weightwatch.tui.screens.alerts")
 class WeightwatchApp(CommandsMixin, App[dict | None]):
     """The dashboard around one session (the engine's `Session`, or a `FakeSession` in tests)."""
 
+    DASHBOARD: type[DashboardScreen] = DashboardScreen  # the attached viewer's has q detach
+
     CSS_PATH = "app.tcss"
     TITLE = "weightwatch"
     dashboard: DashboardScreen  # the default screen, made by `get_default_screen`
@@ -139,7 +141,7 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen:
-        self.dashboard = DashboardScreen(
+        self.dashboard = self.DASHBOARD(
             self.session,
             refresh_hz=self.refresh_hz,
             chart_window=self.session.config.ui.chart_window,

@@ -20,7 +20,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Label, Static
 from weightwatch.engine.errors import BadInput
 from weightwatch.engine.events import SessionState as S
@@ -97,17 +96,10 @@ class AttachedApp(WeightwatchApp):
     ]
     HELP_KEYS = HELP_KEYS
     STOP_KEYS = (STOP_KEY, "enter")  # what a script's `quit` presses (tui/headless.py)
+    DASHBOARD = AttachedDashboard
     detached = False  # q: this viewer left, training goes on
     stopping = False  # X, confirmed: the training itself stops
     _quitting: bool
-
-    def get_default_screen(self) -> Screen:
-        self.dashboard = AttachedDashboard(
-            self.session,
-            refresh_hz=self.refresh_hz,
-            chart_window=self.session.config.ui.chart_window,
-        )
-        return self.dashboard
 
     async def action_quit(self) -> None:
         """Detach: the report so far goes to `--report` (if given); training goes on."""
