@@ -55,3 +55,24 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Output (2026-12-01, /tmp/jaxvenv made by the commands above):
+# python 3.11.7 on x86_64, 2 CPUs
+#   jax         0.10.2
+#   jaxlib      0.10.2
+#   keras       3.15.1
+#   numpy       2.4.6
+#   ml_dtypes   0.7.0
+#   h5py        3.16.0
+#   scipy       1.17.1
+#   tensorflow  not installed
+#   config jax_num_cpu_devices = -1
+#   config jax_cpu_collectives_implementation = 'gloo'
+#   config jax_platforms = None
+#   devices after jax_num_cpu_devices=4: [CpuDevice(id=0), CpuDevice(id=1), CpuDevice(id=2),
+#     CpuDevice(id=3)]
+#   process 0 of 1
+#   keras 3.15.1 backend: jax
+#   keras.distribution.list_devices(): ['cpu:0', 'cpu:1', 'cpu:2', 'cpu:3']
+#   sys.executable: /tmp/jaxvenv/bin/python

@@ -325,3 +325,48 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Output (2026-12-01, two runs of --reps 7 in /tmp/jaxvenv, then one of --reps 5 in the project's
+#     .venv plus jax 0.10.2 (PYTHONPATH=/tmp/jaxonly): the same fingerprint in every process):
+# jax 0.10.2, keras 3.15.1 (jax)
+# 1. fit 7471737ca2ffc026 == own loop 7471737ca2ffc026: True
+# 2. a pause asked after 59 batches parked at boundary 60 (1 batch(es) later; 60 dispatched when
+#     parked), 0.2 s; a callback read the weights at batch 20: 7471737ca2ffc026 ==
+#     7471737ca2ffc026: True
+# 3. with the fused row: 7471737ca2ffc026 == 7471737ca2ffc026: True; last row loss 1.23652 lr
+#     0.00100 norm 9.000107 (numpy float64 9.000106, rel diff 1.1e-07) iterations 320 layers
+#     [5.984600067138672, 6.722099781036377]
+# 4. one epoch (160 steps, batch 32) per rep, 7 reps interleaved, medians:
+#    fit                       5075 steps/s (1.00x fit)   0.17 CPU ms/step
+#    own loop                  5592 steps/s (1.10x fit)   0.15 CPU ms/step
+#    own loop + fused row      5472 steps/s (1.08x fit)   0.17 CPU ms/step
+#    own loop + eager norm     5967 steps/s (1.18x fit)   0.16 CPU ms/step
+# jax 0.10.2, keras 3.15.1 (jax)
+# 1. fit 7471737ca2ffc026 == own loop 7471737ca2ffc026: True
+# 2. a pause asked after 71 batches parked at boundary 72 (1 batch(es) later; 72 dispatched when
+#     parked), 0.2 s; a callback read the weights at batch 20: 7471737ca2ffc026 ==
+#     7471737ca2ffc026: True
+# 3. with the fused row: 7471737ca2ffc026 == 7471737ca2ffc026: True; last row loss 1.23652 lr
+#     0.00100 norm 9.000107 (numpy float64 9.000106, rel diff 1.1e-07) iterations 320 layers
+#     [5.984600067138672, 6.722099781036377]
+# 4. one epoch (160 steps, batch 32) per rep, 7 reps interleaved, medians:
+#    fit                       6014 steps/s (1.00x fit)   0.20 CPU ms/step
+#    own loop                  8000 steps/s (1.33x fit)   0.17 CPU ms/step
+#    own loop + fused row      6851 steps/s (1.14x fit)   0.20 CPU ms/step
+#    own loop + eager norm     7248 steps/s (1.21x fit)   0.18 CPU ms/step
+#
+# project .venv + jax
+# jax 0.10.2, keras 3.15.1 (jax)
+# 1. fit 7471737ca2ffc026 == own loop 7471737ca2ffc026: True
+# 2. a pause asked after 60 batches parked at boundary 60 (0 batch(es) later; 60 dispatched when
+#     parked), 0.2 s; a callback read the weights at batch 20: 7471737ca2ffc026 ==
+#     7471737ca2ffc026: True
+# 3. with the fused row: 7471737ca2ffc026 == 7471737ca2ffc026: True; last row loss 1.23652 lr
+#     0.00100 norm 9.000107 (numpy float64 9.000106, rel diff 1.1e-07) iterations 320 layers
+#     [5.984600067138672, 6.722099781036377]
+# 4. one epoch (160 steps, batch 32) per rep, 5 reps interleaved, medians:
+#    fit                       5419 steps/s (1.00x fit)   0.19 CPU ms/step
+#    own loop                  7441 steps/s (1.37x fit)   0.17 CPU ms/step
+#    own loop + fused row      6610 steps/s (1.22x fit)   0.19 CPU ms/step
+#    own loop + eager norm     6065 steps/s (1.12x fit)   0.17 CPU ms/step

@@ -1,27 +1,32 @@
 """JAX across processes on this machine: `jax.distributed.initialize` with a coordinator on
-127.0.0.1, two local processes standing in for two hosts, 2 CPU devices each.
+127.0.0.1, two local processes standing in for two hosts.
 
     KERAS_BACKEND=jax /tmp/jaxvenv/bin/python docs/scaling/jax_multiprocess.py [SCENARIO ...]
 
-The launcher starts both processes for each scenario (a free loopback port each time), waits
-with a time limit, and prints what each process said and its exit code; a process still
-running at the limit is killed and said to be. Scenarios:
-- `psum`:  a global mesh over the 4 devices of both processes; a global array made from each
-  process's own rows (`jax.make_array_from_process_local_data`); a jitted sum over it (the
+The launcher starts both processes for each scenario (a free loopback port each time; the
+coordinator binds 127.0.0.1 only, and gloo uses the hostname's address, 127.0.0.1 here), waits
+with a time limit, and prints what each process said, its exit code and JAX's last log lines; a
+process still running at the limit is killed and said to be. Scenarios:
+- `psum`:  a global mesh over the devices of both processes; a global array made from each
+  process's own values (`jax.make_array_from_process_local_data`); a jitted sum over it (the
   cross-process collective); every process prints the replicated result.
-- `fit`:   `keras.distribution.DataParallel` over the 4 global devices, the reference MLP fitted
+- `fit`:   `keras.distribution.DataParallel` over all global devices, the reference MLP fitted
   for one epoch, each process feeding its half of every global batch of 32; each process prints
-  the fingerprint of its weights (they must agree), then a one-process run over the same global
-  batches on 4 local devices (`fit1`, run by the launcher) says whether they equal it.
-- `agree`: how a command lands at the same step on every process without an extra sync:
-  each step is a collective (the stand-in for the gradient all-reduce) that also carries a
-  control word (max over processes); process 0 alone receives "pause" (as from its viewer) and
-  puts it in its word at step 25; every process reads step t-1's word at boundary t and parks
-  there. While parked no step runs, so the resume goes through the coordination service's
-  key-value store (process 0 sets `resume/1` after 1 s; the others block on it). Then the cost
-  of reading the word, interleaved: no read, lag 1 (waits for step t-1), lag 2.
-- `die`:   process 1 exits (os._exit) at step 20 of a collective loop; what process 0 sees
-  (the error text) and after how long.
+  the fingerprint of its weights (they must agree). `fit1` (run by the launcher, one process
+  with as many local devices as both had) says whether they equal a one-process run.
+- `agree`: how a command lands at the same step on every process: each step is a collective
+  (the stand-in for the gradient all-reduce) that also carries a control word (max over
+  processes); process 0 alone receives "pause" (as from its viewer) and puts it in its word at
+  step 25; every process reads step t-1's word at boundary t and parks there. While parked no
+  step runs, so the resume goes through the coordination service's key-value store (process 0
+  sets `resume/1` after 1 s; the others block on it). Then the cost of reading the word,
+  interleaved: no read, lag 1 (waits for step t-1), lag 2.
+- `die`:   a process exits (os._exit) at step 20 of a collective loop; what the other one sees
+  (the error text), after how long, and how it ends.
+Knobs (environment): WW_LOCAL_DEVICES (CPU devices per process, 1 by default: with 2, several
+steps in flight hang, see docs/scaling.md), WW_SYNC_STEPS=1 (`fit` reads each batch's loss, so
+one step is in flight at a time), WW_RECOVERABLE=1 (`jax_enable_recoverability`), WW_DYING (the
+process that exits in `die`, 1 by default).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 REPO = Path(__file__).resolve().parents[2]
-PROCS, LOCAL = 2, int(os.environ.get("WW_LOCAL_DEVICES", "2"))
+PROCS, LOCAL = 2, int(os.environ.get("WW_LOCAL_DEVICES", "1"))
 LIMITS = {"psum": 90, "fit": 60, "agree": 90, "die": 200, "fit1": 120}
 
 
@@ -94,7 +99,8 @@ def psum(pid: int) -> None:
     local = np.arange(LOCAL, dtype=np.float32) + 10 * pid  # p0: 0, 1; p1: 10, 11
     arr = jax.make_array_from_process_local_data(sharding, local)
     total = jax.jit(jnp.sum, out_shardings=NamedSharding(global_mesh(), PartitionSpec()))(arr)
-    say(pid, f"global shape {arr.shape}, sum over both processes = {float(total)} (want 22.0)")
+    want = sum(float(np.sum(np.arange(LOCAL) + 10 * p)) for p in range(PROCS))
+    say(pid, f"global shape {arr.shape}, sum over both processes = {float(total)} (want {want})")
 
 
 def reference_mlp():
@@ -175,7 +181,7 @@ def agree(pid: int) -> None:
                 parked = t
                 say(
                     pid,
-                    f"parked at boundary {t} (the pause reached process 0 before step "
+                    f"parked at boundary {t} (process 0 put the pause in its word of step "
                     f"{pause_at}, read with lag {lag})",
                 )
                 if pid == 0:  # its viewer resumes after 1 s; while parked no step carries it
@@ -288,3 +294,210 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Output (2026-12-01, jax 0.10.2, jaxlib 0.10.2, keras 3.15.1, /tmp/jaxvenv):
+#
+# default: all scenarios, 1 CPU device per process
+# == psum
+# -- process 0: exit 0, 2.4 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] global shape (2,), sum over both processes = 10.0 (want 22.0)
+# -- process 1: exit 0, 2.5 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] global shape (2,), sum over both processes = 10.0 (want 22.0)
+# == fit
+# -- process 0: exit 0, 8.5 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] fit: 160 steps in 5.1 s, loss 1.96391, fingerprint 4f8d1b4a3dcfa887
+# -- process 1: exit 0, 8.6 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] fit: 160 steps in 5.1 s, loss 1.96391, fingerprint 4f8d1b4a3dcfa887
+# == fit1
+# -- process 0: exit 0, 3.2 s
+#    [p-] fit: 160 steps in 1.7 s, loss 1.96391, fingerprint 4f8d1b4a3dcfa887
+# == agree
+# -- process 0: exit 0, 3.8 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] parked at boundary 26 (process 0 put the pause in its word of step 25, read with lag 1)
+#    [p0] resumed at boundary 26
+#    [p0] finished 60 steps, w = 1770.0, parked at 26
+#    [p0] 300 steps, control word read with lag None: 2031 steps/s
+#    [p0] 300 steps, control word read with lag 1: 2418 steps/s
+#    [p0] 300 steps, control word read with lag 2: 2362 steps/s
+#    [p0] 300 steps, control word read with lag None: 2530 steps/s
+#    [p0] 300 steps, control word read with lag 1: 2211 steps/s
+#    [p0] 300 steps, control word read with lag 2: 2305 steps/s
+# -- process 1: exit 0, 3.8 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] parked at boundary 26 (process 0 put the pause in its word of step 25, read with lag 1)
+#    [p1] resumed at boundary 26
+#    [p1] finished 60 steps, w = 1770.0, parked at 26
+#    [p1] 300 steps, control word read with lag None: 2026 steps/s
+#    [p1] 300 steps, control word read with lag 1: 2381 steps/s
+#    [p1] 300 steps, control word read with lag 2: 2362 steps/s
+#    [p1] 300 steps, control word read with lag None: 2530 steps/s
+#    [p1] 300 steps, control word read with lag 1: 2191 steps/s
+#    [p1] 300 steps, control word read with lag 2: 2305 steps/s
+# == die
+# -- process 0: exit -6, 11.9 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] step 20: ValueError after 0.0 s: UNKNOWN: Gloo all-reduce failed:
+#        [external/gloo/gloo/transport/tcp/pair.cc:538] Read error [127.0.0.1]:18338: Connection
+#        reset by peer
+#    [p0] leaving (the exit barrier comes next)
+#       (JAX/XLA, last lines:)
+#    The tasks have crashed. Check the task logs for an earlier error, or scheduler events (e.g.
+#        preemption, eviction) to debug further.
+#        [type.googleapis.com/tensorflow.CoordinationServiceError='']
+#    F1201 16:23:03.562343   26312 client.h:80] Terminating process because the JAX distributed
+#        service detected fatal errors. This most likely indicates that another task died; see the
+#        other task logs for more details. Disable Python buffering, i.e. `python -u`, to be sure
+#        to see all the previous output. absl::Status: INTERNAL: Failed to disconnect from
+#        coordination service with status: INTERNAL: Shutdown barrier has failed.
+#    Barrier result: 'INTERNAL: Barrier failed because: task is set to ERROR: UNAVAILABLE: Task 1
+#        heartbeat timeout. This indicates that the remote task has failed, got preempted, or
+#        crashed unexpectedly. Check the task logs for an earlier error or scheduler events (e.g.
+#        preemption, eviction) to debug further.
+#        [type.googleapis.com/tensorflow.CoordinationServiceError='']. Barrier Id:
+#        Shutdown::7360964345159483602::0, Task: 1
+#        [type.googleapis.com/tensorflow.BarrierError='\n\x1dShutdown::7360964345159483602']
+#        [type.googleapis.com/tensorflow.CoordinationServiceError='']
+#    RPC: /xla.coordination.CoordinationService/ShutdownTask
+#        [type.googleapis.com/tensorflow.CoordinationServiceError='']Proceeding with agent
+#        shutdown anyway. This is usually caused by an earlier error during execution. Check the
+#        logs of (a) this task, (b) the leader (usually slice 0 task 0) and (c) the scheduler
+#        (e.g. preemption, eviction) for an earlier error to debug further.
+#        [type.googleapis.com/tensorflow.CoordinationServiceError='']
+#    E1201 16:23:03.562551   26328 coordination_service_agent.cc:289] Polled an error from
+#        coordination service (this can be an error from this or another task).
+#    *** Check failure stack trace: ***
+# -- process 1: exit 3, 11.9 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] exiting now (os._exit(3)) at step 20
+#
+# WW_LOCAL_DEVICES=2 (2 per process), fit: hangs (the same with plain JAX: `agree` below)
+# == fit
+# -- process 0: killed after 180 s (still running), 180.1 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 4 devices, 2 local [CpuDevice(id=0), CpuDevice(id=1)]
+# -- process 1: exit -6, 180.2 s   (aborted when process 0 was killed:)
+#    F1201 16:17:53.683785 client.h:80] Terminating process because the JAX distributed service
+#        detected fatal errors. This most likely indicates that another task died; [...]
+#        absl::Status: UNAVAILABLE: Failed to send RPC to coordination service. Either the leader
+#        task was preempted/died/restarted unexpectedly or this task is experiencing network
+#        issues.
+# (faulthandler after 30 s, process 0: the main thread in keras/src/backend/jax/trainer.py:257
+#        iterator_step, dispatching a step; six CallbackList worker threads in
+#        jax/_src/array.py:623 _value, each waiting for an earlier step's logs)
+#
+# WW_LOCAL_DEVICES=2 WW_SYNC_STEPS=1 fit, then fit1: works with one step in flight; bits differ
+#        from one process
+# == fit
+# -- process 0: exit 0, 10.2 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 4 devices, 2 local [CpuDevice(id=0), CpuDevice(id=1)]
+#    [p0] fit: 160 steps in 6.2 s, loss 1.96391, fingerprint 8194ca9dc301e537
+# -- process 1: exit 0, 10.3 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 4 devices, 2 local [CpuDevice(id=2048), CpuDevice(id=2049)]
+#    [p1] fit: 160 steps in 6.3 s, loss 1.96391, fingerprint 8194ca9dc301e537
+# == fit1  (WW_LOCAL_DEVICES=2: one process, 4 devices)
+# -- process 0: exit 0, 3.8 s
+#    [p-] fit: 160 steps in 1.9 s, loss 1.96391, fingerprint 426cbc4d208a1855
+#
+# WW_LOCAL_DEVICES=2 agree: lag 1 works (one step in flight); the first run with no read (many in
+#        flight) hangs
+# == agree
+# -- process 0: killed after 90 s (still running), 90.1 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 4 devices, 2 local [CpuDevice(id=0), CpuDevice(id=1)]
+#    [p0] parked at boundary 26 (the pause reached process 0 before step 25, read with lag 1)
+#    [p0] resumed at boundary 26
+#    [p0] finished 60 steps, w = 1770.0, parked at 26
+# -- process 1: exit -6, 90.2 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 4 devices, 2 local [CpuDevice(id=2048), CpuDevice(id=2049)]
+#    [p1] parked at boundary 26 (the pause reached process 0 before step 25, read with lag 1)
+#    [p1] resumed at boundary 26
+#    [p1] finished 60 steps, w = 1770.0, parked at 26
+#       (JAX/XLA, last lines:)
+#    F1201 16:21:58.136702   22653 client.h:80] Terminating process because the JAX distributed
+#        service detected fatal errors. This most likely indicates that another task died; see the
+#        other task logs for more details. Disable Python buffering, i.e. `python -u`, to be sure
+#        to see all the previous output. absl::Status: UNAVAILABLE: Failed to send RPC to
+#        coordination service. Either the leader task was preempted/died/restarted unexpectedly or
+#        this task is experiencing network issues. Check earlier logs from 1) this task, 2) the
+#        leader (usually slice 0 task 0), and 3) cluster scheduler to debug further.
+#    *** Check failure stack trace: ***
+#
+# WW_RECOVERABLE=1 die: process 0 sees the same error and exits cleanly (0)
+# == die
+# -- process 0: exit 0, 1.9 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] jax_enable_recoverability = True
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] step 20: ValueError after 0.0 s: UNKNOWN: Gloo all-reduce failed:
+#        [external/gloo/gloo/transport/tcp/pair.cc:547] Connection closed by peer
+#        [127.0.0.1]:12170
+# -- process 1: exit 3, 1.9 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] jax_enable_recoverability = True
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] exiting now (os._exit(3)) at step 20
+#
+# WW_DYING=0 die, without and with WW_RECOVERABLE=1: process 1 gets the error, then is aborted
+# == die
+# -- process 0: exit 3, 1.7 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] exiting now (os._exit(3)) at step 20
+# -- process 1: exit -6, 1.7 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] step 20: ValueError after 0.0 s: UNKNOWN: Gloo all-reduce failed:
+#        [external/gloo/gloo/transport/tcp/pair.cc:538] Read error [127.0.0.1]:48340: Connection
+#        reset by peer
+#    [p1] leaving (the exit barrier comes next)
+#       (JAX/XLA, last lines:)
+#    E1201 16:20:21.339791   22446 coordination_service_agent.cc:289] Polled an error from
+#        coordination service (this can be an error from this or another task).
+#    F1201 16:20:21.339812   22446 client.h:80] Terminating process because the JAX distributed
+#        service detected fatal errors. This most likely indicates that another task died; see the
+#        other task logs for more details. Disable Python buffering, i.e. `python -u`, to be sure
+#        to see all the previous output. absl::Status: UNAVAILABLE: Failed to send RPC to
+#        coordination service. Either the leader task was preempted/died/restarted unexpectedly or
+#        this task is experiencing network issues. Check earlier
+#    *** Check failure stack trace: ***
+# == die
+# -- process 0: exit 3, 2.3 s
+#    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p0] jax_enable_recoverability = True
+#    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
+#    [p0] exiting now (os._exit(3)) at step 20
+# -- process 1: exit -6, 2.3 s
+#    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
+#    [p1] jax_enable_recoverability = True
+#    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
+#    [p1] step 20: ValueError after 0.0 s: UNKNOWN: Gloo all-reduce failed:
+#        [external/gloo/gloo/transport/tcp/pair.cc:538] Read error [127.0.0.1]:28074: Connection
+#        reset by peer
+#    [p1] leaving (the exit barrier comes next)
+#       (JAX/XLA, last lines:)
+#    E1201 16:20:23.691383   22514 coordination_service_agent.cc:289] Polled an error from
+#        coordination service (this can be an error from this or another task).
+#    F1201 16:20:23.691473   22514 client.h:80] Terminating process because the JAX distributed
+#        service detected fatal errors. This most likely indicates that another task died; see the
+#        other task logs for more details. Disable Python buffering, i.e. `python -u`, to be sure
+#        to see all the previous output. absl::Status: UNAVAILABLE: Failed to send RPC to
+#        coordination service. Either the leader task was preempted/died/restarted unexpectedly or
+#        this task is experiencing network issues. Check earlier
+#    *** Check failure stack trace: ***

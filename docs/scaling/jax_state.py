@@ -110,3 +110,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Output (2026-12-01, /tmp/jaxvenv; the same lines in the project's .venv plus jax 0.10.2):
+# keras 3.15.1 (jax)
+# 1. rng variables: [('seed_generator/seed_generator_state', 'uint32', (2,))]; in
+#     non_trainable_variables (the JAX state tuple): True
+#    state before [611178003, 0] after 60 steps [611178003, 60]
+# 2. load_weights into a fresh instance: weights bit-exact True, optimizer slots (iterations 60)
+#     bit-exact True, RNG state restored by the file False
+# 3. 60 + save + fresh instance + load + RNG state + 40 steps == 100 uninterrupted: True
+# 3. 60 + save + fresh instance + load + 40 steps == 100 uninterrupted: False
