@@ -303,11 +303,11 @@ if __name__ == "__main__":
 # -- process 0: exit 0, 2.4 s
 #    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
 #    [p0] process 0/2: 2 devices, 1 local [CpuDevice(id=0)]
-#    [p0] global shape (2,), sum over both processes = 10.0 (want 22.0)
+#    [p0] global shape (2,), sum over both processes = 10.0 (want 10.0)
 # -- process 1: exit 0, 2.5 s
 #    [p1] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
 #    [p1] process 1/2: 2 devices, 1 local [CpuDevice(id=2048)]
-#    [p1] global shape (2,), sum over both processes = 10.0 (want 22.0)
+#    [p1] global shape (2,), sum over both processes = 10.0 (want 10.0)
 # == fit
 # -- process 0: exit 0, 8.5 s
 #    [p0] jax 0.10.2; cpu collectives: default 'gloo', using 'gloo'
