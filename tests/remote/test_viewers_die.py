@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # A viewer process: subscribes, pulls telemetry as the dashboard does, reads what comes.
 RAW_VIEWER = textwrap.dedent(
     """
-    import socket, struct, sys, json, time
+    import signal, socket, struct, sys, json, time
+    # a viewer dies of SIGHUP as a terminal program does, even when started under nohup
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
     def send(obj):
         body = json.dumps({"v": 1, **obj}).encode()
