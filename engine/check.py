@@ -84,6 +84,13 @@ def check_config(config: Config) -> list[str]:
     names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
     notes.append(f"callbacks: {', '.join(names) or 'none'}")
     notes.append(trial_fit(config, model, file, data, make_callback))
+    if config.run.strategy == "mirrored":  # the devices are known only where it runs
+        where = ", ".join(config.run.devices) or (
+            f"{config.run.cpu_devices} logical CPU devices"
+            if config.run.cpu_devices
+            else "every visible GPU (else the CPU)"
+        )
+        notes.append(f"strategy: mirrored on {where} (the trial ran on one device)")
     return notes
 
 

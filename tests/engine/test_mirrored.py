@@ -240,3 +240,13 @@ def test_checkpoints_cross_between_one_device_and_mirrored(tmp_path):
     plain = run(one, tmp_path / "plain", None, "--from", str(h5_two))
     assert plain["events"][0]["verdict"] == "restored"
     assert plain_keras_view(h5_two)[0] == fp_two
+
+
+def test_check_says_where_a_mirrored_run_will_train(tmp_path, capsys):
+    from weightwatch.tui.cli import main
+
+    cfg = write_job(tmp_path, 4, epochs=1)
+    assert main(["check", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "strategy: mirrored on 4 logical CPU devices (the trial ran on one device)" in out
+    assert out.strip().endswith("OK")
