@@ -112,6 +112,12 @@ def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
 
     cfg = load_config(cfg_path)
     session = Session(cfg, run_dir=folder / "runs" / f"{kind}-{time.monotonic_ns()}")
+    return timed_job(session, under_ui=not kind.startswith("engine"))
+
+
+def timed_job(session, under_ui: bool) -> dict:
+    """The whole job of `session`, alone or under the live dashboard: batches, and wall and
+    CPU seconds from the training thread's start to its last batch."""
     began: dict = {}
     run = session.run
 
@@ -125,13 +131,13 @@ def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
     finished.add_done_callback(
         lambda _: ended.update(wall=time.perf_counter(), cpu=time.process_time())
     )
-    if kind.startswith("engine"):
+    if under_ui:
+        steps = asyncio.run(_under_ui(session, finished))
+    else:
         session.start()
         steps = finished.result(1800)
         session.stop().result(120)
         session.stopped.wait(120)
-    else:
-        steps = asyncio.run(_under_ui(session, finished))
     return {
         "steps": steps,
         "wall": ended["wall"] - began["wall"],

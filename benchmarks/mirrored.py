@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import common
 from .common import Row, median, ratio_row, rotations
-from .job import BATCH, HIDDEN, SAMPLES, SEED, write_job
+from .job import BATCH, HIDDEN, SAMPLES, SEED, timed_job, write_job
 
 DEVICES, EPOCHS = 4, 4
 QUICK = {"samples": 1_000, "epochs": 1}
@@ -63,25 +63,7 @@ def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
     session = Session(load_config(cfg_path), run_dir=folder / "runs" / f"{kind}-{time.time_ns()}")
     if kind == "pause":
         return {"pauses": asyncio.run(_pauses(session, PAUSES if samples == SAMPLES else 2))}
-    began: dict = {}
-    run = session.run
-
-    def timed_run(*args, **kwargs):
-        began["wall"] = time.perf_counter()
-        return run(*args, **kwargs)
-
-    session.run = timed_run  # type: ignore[method-assign]
-    finished = session.hold_when_finished()
-    ended: dict = {}
-    finished.add_done_callback(lambda _: ended.update(wall=time.perf_counter()))
-    if kind == "engine":
-        session.start()
-        steps = finished.result(1800)
-        session.stop().result(120)
-        session.stopped.wait(120)
-    else:
-        steps = asyncio.run(_under_ui(session, finished))
-    return {"steps": steps, "wall": ended["wall"] - began["wall"]}
+    return timed_job(session, under_ui=kind == "ui")
 
 
 def _plain(cfg_path: Path, epochs: int) -> dict:
@@ -103,13 +85,6 @@ def _plain(cfg_path: Path, epochs: int) -> dict:
         model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
     return {"steps": -(-len(x) // BATCH) * epochs, "wall": time.perf_counter() - wall}
-
-
-async def _under_ui(session, finished) -> int:
-    from .runs import live_ui
-
-    async with live_ui(session):
-        return await asyncio.wrap_future(finished)
 
 
 async def _pauses(session, trials: int) -> list[int]:
