@@ -270,8 +270,13 @@ class WeightwatchApp(CommandsMixin, App[dict | None]):
         self.finished.set()
 
     def _write_report(self, report: dict) -> None:
+        self._save_report(report, [self.run_dir / "report.json", self.report_path])
+
+    def _save_report(self, report: dict, paths: list) -> None:
+        """`report` to each of `paths` (None skipped, each once), atomically; a failure is kept
+        in `report_error` (the CLI names it)."""
         text = json.dumps(report, indent=2, default=str)
-        for path in dict.fromkeys([self.run_dir / "report.json", self.report_path]):
+        for path in dict.fromkeys(paths):
             if path is None:
                 continue
             try:

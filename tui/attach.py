@@ -10,8 +10,6 @@ stops the training.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,15 +137,7 @@ class AttachedApp(WeightwatchApp):
         paths = [self.report_path]
         if self.stopping and getattr(self.session, "kind", "") == "unix":
             paths.insert(0, self.run_dir / "report.json")
-        text = json.dumps(report, indent=2, default=str)
-        for path in dict.fromkeys(p for p in paths if p is not None):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(text)
-                os.replace(tmp, path)
-            except OSError as exc:
-                self.report_error = exc
+        self._save_report(report, paths)
 
 
 def gone_line(session: RemoteSession) -> str:
