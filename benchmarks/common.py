@@ -97,6 +97,21 @@ def config(model: str, epochs: int, folder: Path | None = None):
     )
 
 
+def pause_row(key: str, label: str, pauses: list[int]) -> Row:
+    """Pause latency: batches trained between the request and the pause (target <= 1)."""
+    worst = max(pauses)
+    return Row(
+        key,
+        label,
+        f"batches {min(pauses)}-{worst}",
+        "",
+        worst,
+        f"max {worst} batch",
+        "<= 1 batch",
+        worst <= 1,
+    )
+
+
 def ratio_row(
     key: str, label: str, measured: list[float], baseline: list[float], unit: str, target: float
 ) -> Row:

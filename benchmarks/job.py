@@ -198,7 +198,9 @@ def interleaved(kinds: tuple[str, ...], quick: bool, rounds: int) -> dict[str, l
 
 
 def main(quick: bool, rounds: int) -> list[Row]:
-    rounds = 1 if quick else min(rounds, 3)  # the protocol: 3 rounds (~5 minutes)
+    # the protocol is 3 rounds; up to 5 when asked (--rounds 5: ~7 minutes), since one
+    # run here swings by +-15 % and a median of 3 does not settle a 0.99 target
+    rounds = 1 if quick else min(rounds, 5)
     return rows(interleaved(KINDS, quick, rounds), quick, rounds)
 
 

@@ -22,7 +22,7 @@ TRIALS, QUICK_TRIALS = 12, 2
 async def _trials(model: str, trials: int) -> list[tuple[int, float]]:
     from weightwatch.engine.session import Session
 
-    cfg = config(model, epochs=50)
+    cfg = config(model, epochs=5000)  # never finished before the last trial (JAX is fast)
     session = Session(cfg, run_dir=cfg.run.run_dir)
     start = session.hold_at_step(5)  # past the first step's tracing
     rng = random.Random(0)

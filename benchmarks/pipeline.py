@@ -17,7 +17,7 @@ LABEL = "tf.data pipeline (shuffle, batch 32, prefetch), MLP 256 hidden, 16,000 
 
 
 def main(quick: bool, rounds: int) -> list[Row]:
-    rounds = 1 if quick else min(rounds, 3)
+    rounds = 1 if quick else min(rounds, 5)  # as benchmarks/job.py
     got = interleaved(PIPE_KINDS, quick, rounds)
     label = LABEL if not quick else "tf.data pipeline, QUICK: 2,000 samples, 1 epoch"
     label += f", {rounds} round{'s' if rounds > 1 else ''}"

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: `python benchmarks/run.py`
@@ -67,6 +68,16 @@ SECTIONS = {
         "remote.attach_1m",
     ],
     "mirrored": ["mirrored.plain", "mirrored.ui", "mirrored.engine", "mirrored.pause"],
+    "jaxjob": [
+        "jax.jax_plain",
+        "jax.tf_plain",
+        "jax.dp_plain",
+        "jax.jax_engine",
+        "jax.jax_ui",
+        "jax.tf_ui",
+        "jax.dp_ui",
+        "jax.dp_pause",
+    ],
 }
 ROUNDS, QUICK_ROUNDS = 7, 1
 
@@ -118,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help=f"interleaved rounds (default {ROUNDS})")
     p.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
     p.add_argument("--json", help="also write the rows here")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="sections run at once (default 1; more only for a smoke test: they share the CPU)",
+    )
     p.add_argument("--section", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -130,9 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown section(s): {', '.join(unknown)}")
     rows, started = [], time.perf_counter()
-    for name in names:
+
+    def one(name: str) -> list[Row]:
         print(f"running {name}...", file=sys.stderr, flush=True)
-        rows += run_section(name, args.quick, rounds)
+        return run_section(name, args.quick, rounds)
+
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # the table keeps the sections' order
+        for got in pool.map(one, names):
+            rows += got
     print(
         f"\n{_machine()}, {rounds} round(s), {time.perf_counter() - started:.0f} s"
         f"{', quick mode' if args.quick else ''}\n"

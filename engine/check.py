@@ -19,6 +19,7 @@ from .callback_paths import check_paths
 from .callbacks import make_callback
 from .compilenames import check_compile, check_optimizer, check_recompile, make_optimizer
 from .datafiles import ARRAY_NAMES, Arrays, load_data, read_data
+from .devices import SPREAD
 from .errors import ConfigError, ScriptError
 from .feeds import make_feed
 from .feeds_loader import Data, split
@@ -84,13 +85,16 @@ def check_config(config: Config) -> list[str]:
     names = [spec.label + ("" if spec.enabled else " (disabled)") for spec in config.callbacks]
     notes.append(f"callbacks: {', '.join(names) or 'none'}")
     notes.append(trial_fit(config, model, file, data, make_callback))
-    if config.run.strategy == "mirrored":  # the devices are known only where it runs
+    strategy = config.run.strategy
+    if strategy in SPREAD:  # the devices are known only where it runs
         where = ", ".join(config.run.devices) or (
-            f"{config.run.cpu_devices} logical CPU devices"
+            f"{config.run.cpu_devices} {'logical ' if strategy == 'mirrored' else ''}CPU devices"
             if config.run.cpu_devices
             else "every visible GPU (else the CPU)"
         )
-        notes.append(f"strategy: mirrored on {where} (the trial ran on one device)")
+        if config.run.processes > 1:
+            where = f"{config.run.processes} processes, each on {where}"
+        notes.append(f"strategy: {strategy} on {where} (the trial ran on one device)")
     return notes
 
 

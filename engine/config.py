@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .backend_env import check_strategy, read_backend
 from .compileforms import COMPILE_KEYS, check_values, parse_class_weight, parse_compile
-from .devices import CPU_DEVICES, DEVICE_LIST, STRATEGY, check_run_keys
+from .devices import CPU_DEVICES, DEVICE_LIST, PROCESSES, STRATEGY, check_run_keys
 from .errors import BadInput, ConfigError
 from .specs import (
     CallbackSpec,
@@ -53,7 +54,17 @@ from .usercode import check_shadowing
 
 # The keys of each table section; `[[callbacks]]` entries take any keyword argument.
 SECTION_KEYS = {
-    "run": ("name", "run_dir", "seed", "deterministic", "strategy", "devices", "cpu_devices"),
+    "run": (
+        "name",
+        "run_dir",
+        "seed",
+        "deterministic",
+        "strategy",
+        "devices",
+        "cpu_devices",
+        "processes",
+        "backend",
+    ),
     "model": ("builder", "params"),
     "compile": COMPILE_KEYS,
     "data": ("path", "loader", "params", "batch_size", "validation_split", "shuffle"),
@@ -171,7 +182,10 @@ def _run(reader: TableReader, path: Path) -> RunSpec:
         strategy=reader.get("strategy", STRATEGY, default="default"),
         devices=reader.get("devices", DEVICE_LIST, default=()),
         cpu_devices=reader.get("cpu_devices", CPU_DEVICES, default=0),
+        processes=reader.get("processes", PROCESSES, default=1),
+        backend=read_backend(reader),  # the default follows KERAS_BACKEND: backend_env.py
     )
+    check_strategy(run, reader.file)
     check_run_keys(run, reader.file)
     return run
 

@@ -148,3 +148,4 @@ class Status:
     strategy: str = "default"  # `[run] strategy`: "default" (one device) or "mirrored"
     replicas: int = 1  # model replicas training in step (the strategy's devices)
     devices: tuple = ()  # under "mirrored": "CPU:0", "GPU:1", ...
+    backend: str = "tensorflow"  # Keras's backend: "tensorflow" or "jax" (`[run] backend`)

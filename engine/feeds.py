@@ -27,6 +27,8 @@ import tempfile
 import zipfile
 from typing import Any
 
+from . import backend
+
 INFINITE, UNKNOWN = -1, -2  # tf.data's cardinality codes
 
 
@@ -139,7 +141,7 @@ class DatasetFeed:
         else a new pass that skips the epoch's `step` trained batches."""
         import tensorflow as tf
 
-        strategy = tf.distribute.get_strategy()
+        strategy = None if backend.is_jax() else tf.distribute.get_strategy()
         if state is None or not self.exact_position:
             self._it, self._epoch = self._fresh(strategy, step), epoch
         else:
@@ -185,7 +187,15 @@ class DatasetFeed:
         if skip:
             stream = stream.skip(skip)
         self._skip = skip
-        return iter(strategy.experimental_distribute_dataset(stream))
+        return _distributed(strategy, stream)
+
+
+def _distributed(strategy, ds):
+    """An iterator over `ds` as `fit`'s TFEpochIterator makes it (None: the JAX backend,
+    whose steps take the batches as numpy arrays: engine/jaxstep.py converts them)."""
+    if strategy is None:
+        return iter(ds)
+    return iter(strategy.experimental_distribute_dataset(ds))
 
 
 def _check_length(cardinality: int, steps: int | None) -> None:
@@ -258,7 +268,7 @@ class PyDatasetFeed:
         self.close()
         self.adapter.on_epoch_begin()
         ds = self._ds.skip(step) if step else self._ds
-        self._it, self._epoch = iter(strategy.experimental_distribute_dataset(ds)), epoch
+        self._it, self._epoch = _distributed(strategy, ds), epoch
         return self._it
 
     def first_batch(self, epoch: int):

@@ -6,8 +6,8 @@ the HDF5 group `/weightwatch/resume`, beside the groups Keras writes (plain Kera
 `model.load_weights` never reads it):
 
   attributes  format, epoch, step_in_epoch, model_step, seed, fingerprint, data_exact, and for
-              information only: tf_version, keras_version, intra_threads, inter_threads,
-              op_determinism, deterministic
+              information only: backend, tf_version or jax_version, keras_version,
+              intra_threads, inter_threads, op_determinism, deterministic
   rng/0 ...   the SeedGenerator states (Dropout & co), which `save_weights` omits (keras#19796)
   data_position  the feed's opaque position state (uint8), where the feed can save one
 
@@ -50,6 +50,8 @@ ATTRS: dict[str, tuple[str, bool]] = {
     "inter_threads": ("threads", False),
     "op_determinism": ("bool", False),
     "deterministic": ("bool", False),
+    "backend": ("version", False),  # which Keras backend wrote it ("tensorflow", "jax")
+    "jax_version": ("version", False),
 }
 MEMBERS = ("rng", "data_position")
 
@@ -62,6 +64,13 @@ def numerics() -> dict[str, Any]:
     """TensorFlow's version, threads and op determinism now (recorded for information: a resume
     on other numerics may differ in the last bits, and the record says what they were)."""
     import keras
+
+    from .backend import is_jax
+    from .backend import numerics as backend_numerics
+
+    if is_jax():
+        mine: dict[str, Any] = {"keras_version": keras.__version__, **backend_numerics()}
+        return {k: v for k, v in mine.items() if _fits(k, v)}
     import tensorflow as tf
 
     try:
@@ -76,6 +85,7 @@ def numerics() -> dict[str, Any]:
         "intra_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "op_determinism": determinism,
+        **backend_numerics(),
     }
     return {k: v for k, v in out.items() if v is not None and _fits(k, v)}
 

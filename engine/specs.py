@@ -17,9 +17,11 @@ class RunSpec:
     run_dir: Path
     seed: int = 0
     deterministic: bool = False
-    strategy: str = "default"  # "default" (one device) or "mirrored" (tf.distribute)
-    devices: tuple[str, ...] = ()  # mirrored: the devices ("GPU:0", ...); () = all GPUs
+    strategy: str = "default"  # "default" (one device), "mirrored" (TF) or "data_parallel" (JAX)
+    devices: tuple[str, ...] = ()  # under either: the devices ("GPU:0", ...); () = all GPUs
     cpu_devices: int = 0  # > 0: split the CPU into this many logical devices first
+    backend: str = "tensorflow"  # Keras's backend: "tensorflow" or "jax" (backend_env.py)
+    processes: int = 1  # > 1: data_parallel across this many local processes (engine/peers.py)
 
 
 @dataclass(frozen=True)

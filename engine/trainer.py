@@ -27,7 +27,7 @@ from .events import SessionState  # noqa: E402
 from .probe import SENTINEL  # noqa: E402
 from .report import build_report  # noqa: E402
 from .runlog import RunLog  # noqa: E402
-from .runtime import gcfreeze, handlers, startup  # noqa: E402
+from .runtime import gcfreeze, handlers, relay, startup  # noqa: E402
 from .runtime.context import Context  # noqa: E402
 from .runtime.effects import Effects  # noqa: E402
 from .runtime.flow import Quit, one_line  # noqa: E402
@@ -65,6 +65,7 @@ class Trainer:
             from_checkpoint=session.from_checkpoint,
         )
         self.feed: Any = None
+        self._peers: Any = None  # ctx.peers once started (engine/peers.py)
         self.validation: tuple | None = None
         self.loop: Any = None  # the TrainLoop, made once the model and data are ready
         # What the user's callbacks do to the weights and the rate (runtime/effects.py)
@@ -72,8 +73,12 @@ class Trainer:
 
     @property
     def attention(self) -> bool:
-        """Read by the loop before every batch: anything to do at this boundary?"""
-        return self.mailbox.attention
+        """Read by the loop before every batch: anything to do at this boundary? In a run of
+        several processes every process gets the same answer (engine/peers.py)."""
+        peers = self._peers
+        if peers is None:
+            return self.mailbox.attention
+        return peers.agree(self.mailbox.attention)
 
     # The model state's, read often here.
     @property
@@ -100,6 +105,8 @@ class Trainer:
         with userlog.capture(self.session.run_dir / "user.log"):
             try:
                 while not self._start():  # parked in FAILED until a retry (runtime/startup.py)
+                    if self.ctx.config.run.processes > 1:
+                        return  # every process failed the same way: no retry across them
                     if not startup.wait_for_retry(self.ctx):
                         return
                 gcfreeze.settle()  # what lives now lives as long as the session
@@ -112,6 +119,7 @@ class Trainer:
     def _start(self) -> bool:
         try:
             self.feed, self.validation = startup.prepare(self.ctx)
+            self._peers = self.ctx.peers  # read before every batch: one attribute, not two
             self.recorder.steps_per_epoch = self.feed.steps_per_epoch
             startup.begin(self.ctx, self.feed)
             self.loop = self.ctx.loop = self._make_loop()
@@ -167,6 +175,7 @@ class Trainer:
         except Quit:
             raise
         except BaseException as e:  # a hook's sys.exit() is that hook's error: pause, say so
+            relay.peer_failed(self, e)  # a process of several is gone: stop (raises Quit)
             if SENTINEL in str(e):
                 self._diverged()
             else:
@@ -214,27 +223,41 @@ class Trainer:
     # ----- boundaries ----------------------------------------------------------------------
     def boundary(self, where: str) -> None:
         """Apply queued commands and holds; park while paused, holding or finished."""
-        box = self.mailbox
+        peers = self.ctx.peers
         self.recorder.flush()
         self._callback_effects()
+        if peers is not None and not peers.leader:
+            relay.follow(self, peers)  # applies what process 0 applies here
+        else:
+            self._lead(where, peers)
+        # on again after a park or a command (else it counts on); a recompile or rebuild
+        # retraces the train step on the next batch, which is start-up, not speed
+        self.recorder.rate.start(self.done, warm_up=self.model.train_function is None)
+
+    def _lead(self, where: str, peers) -> None:
+        """Commands and holds of this process (process 0 of several sends each on first)."""
+        box = self.mailbox
         self._check_holds(where)
         while True:
             cmd = box.pop()
             if cmd is not None:
                 # what a command takes (a save, a load) is not training time
                 self.recorder.account_time()
+                if peers is not None and not relay.send(self, peers, cmd):
+                    continue
                 handlers.apply(self.ctx, cmd)
                 self._callback_effects()  # a joining callback's on_train_begin, say
                 continue
             if box.state.parked or box.state is SessionState.FAILED:
                 self.recorder.account_time()
                 box.wait(0.5)
+                if peers is not None and (lost := peers.lost()):
+                    relay.stop_for_peer(self, lost)
                 self._check_holds(where)
                 continue
             break
-        # on again after a park or a command (else it counts on); a recompile or rebuild
-        # retraces the train step on the next batch, which is start-up, not speed
-        self.recorder.rate.start(self.done, warm_up=self.model.train_function is None)
+        if peers is not None:
+            peers.publish("go")
 
     def _callback_effects(self) -> None:
         """Record what the user's callbacks changed since the last boundary; watch the model
@@ -338,8 +361,12 @@ class Trainer:
         finally:
             self.effects.close()
             gcfreeze.release()
+            peers = self.ctx.peers
+            processes = peers.close() if peers is not None and peers.leader else None
             box.set_state(SessionState.STOPPED, "stopped")
             report = build_report(s, final=final, trainer=self.recorder)
+            if processes is not None:
+                report["processes"] = processes
             box.set_report(report)
             self.recorder.runlog.close()
             s.close()  # the run directory is free once `stopped` is set

@@ -71,7 +71,9 @@ def ensure_optimizer_built(model) -> None:
     """Build the optimizer so that `load_weights` restores its variables instead of skipping."""
     opt = getattr(model, "optimizer", None)
     if opt is not None and not opt.built:
-        with model.distribute_strategy.scope():  # mirrored variables under a strategy
+        from .backend import strategy_scope
+
+        with strategy_scope(model):  # mirrored variables under a strategy
             opt.build(model.trainable_variables)
 
 

@@ -110,3 +110,26 @@ def make_config(tmp_path):
         return load_config(write_config(tmp_path / sub, **kw))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _keras_backend_env():
+    """A CLI call made in this process writes KERAS_BACKEND (engine/backend_env.py); put it back
+    after each test, so that the next test's config defaults and checks see the environment the
+    suite was started with."""
+    saved = os.environ.get("KERAS_BACKEND")
+    yield
+    if saved is None:
+        os.environ.pop("KERAS_BACKEND", None)
+    else:
+        os.environ["KERAS_BACKEND"] = saved
+
+
+def pytest_sessionstart(session):
+    """A suite run again on another backend (tests/engine/test_jax.py) checks that it is."""
+    want = os.environ.get("WEIGHTWATCH_TEST_BACKEND")
+    if want:
+        import keras
+
+        got = keras.backend.backend()
+        assert got == want, f"this suite was to run on {want}, but Keras runs on {got}"

@@ -27,6 +27,10 @@ def record(cast: Path, run_dir: Path, report: Path, seconds: float = 1) -> None:
     rec += ["--cols", str(COLS), "--rows", str(ROWS), "-c", shlex.join(demo), str(cast)]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
     env["ASCIINEMA_CONFIG_HOME"] = str(cast.parent / "asciinema")  # CI may have no home
+    # asciinema sizes its pty only after forking the app, and a SIGWINCH that comes before
+    # Textual listens is lost: on a loaded CI host the app once drew the whole tour at 80
+    # columns. The size in the environment wins (shutil.get_terminal_size reads it first).
+    env["COLUMNS"], env["LINES"] = str(COLS), str(ROWS)
     subprocess.run(rec, check=True, timeout=400, env=env, stdin=subprocess.DEVNULL)
 
 

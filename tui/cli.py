@@ -148,8 +148,15 @@ def quiet_fd2():
         os.close(devnull)
 
 
+def select_config_backend(config, file) -> str:
+    """`KERAS_BACKEND` from the config's `[run] backend`, before anything imports Keras (the
+    training thread, a trial, a detached session's child): engine/backend_env.py."""
+    from weightwatch.engine.backend_env import select_backend
+
+    return select_backend(config.run, str(file))
+
+
 def cmd_check(args) -> int:
-    from weightwatch.engine.check import check_config, check_script
     from weightwatch.engine.config import load_config
 
     config = load_config(args.config)
@@ -158,6 +165,13 @@ def cmd_check(args) -> int:
         from weightwatch.engine.script import load_script
 
         script = load_script(args.script)
+    select_config_backend(config, args.config)
+    if config.run.backend == "jax":  # the trial below imports Keras, hence JAX: say it plainly
+        from weightwatch.engine.backend_env import require_jax
+
+        require_jax(str(args.config))
+    from weightwatch.engine.check import check_config, check_script  # may import Keras: after
+
     with quiet_fd2():
         notes = check_config(config)
         if script is not None:

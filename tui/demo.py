@@ -321,7 +321,7 @@ def run_demo(args: Any) -> int:
     from weightwatch.engine.config import load_config
     from weightwatch.engine.session import Session
 
-    from .cli import demo_config_path
+    from .cli import demo_config_path, select_config_backend
     from .launch import finish_message
     from .stderr_redirect import redirect_stderr_to
 
@@ -330,6 +330,7 @@ def run_demo(args: Any) -> int:
 
         raise BadInput("demo: --autoplay plays the live tour; --headless runs its timed twin")
     config = load_config(demo_config_path("reference.toml"))
+    select_config_backend(config, config.path)  # KERAS_BACKEND=jax runs the tour on JAX
     run_dir = Path(args.run_dir).resolve() if args.run_dir else Path.cwd() / "runs" / "demo"
     session = Session(config, run_dir=run_dir)
     report = Path(args.report) if args.report else None

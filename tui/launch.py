@@ -21,7 +21,10 @@ def prepare(args, config_path: Path):
     """Everything that can be bad input, checked before any window opens (exit code 2)."""
     from weightwatch.engine.config import load_config
 
+    from .cli import select_config_backend
+
     config = load_config(config_path)
+    select_config_backend(config, config_path)  # before the training thread imports Keras
     script = None
     if getattr(args, "script", None):
         from weightwatch.engine.script import load_script

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(args) -> int:
+    from ..backend_env import select_backend
     from ..config import load_config
     from ..session import Session
     from . import registry
@@ -59,6 +60,7 @@ def serve(args) -> int:
 
     listen = parse_listen(args.listen)
     config = load_config(Path(args.config))
+    select_backend(config.run, args.config)  # as the parent did: KERAS_BACKEND before Keras
     session = Session(config, run_dir=Path(args.run_dir), from_checkpoint=args.from_checkpoint)
     try:
         server = SessionServer(session, session.run_dir, listen).start()

@@ -42,6 +42,7 @@ class Context:
     resume_state: SessionState = SessionState.RUNNING  # where a hold goes back to
     stop_future: Future | None = None  # the stop command's, resolved with the report
     retry: Future | None = None  # the future of a rebuild that retries a failed start
+    peers: Any = None  # engine.peers.Peers in a run of several processes, else None
 
     @property
     def session_state(self) -> SessionState:

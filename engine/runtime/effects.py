@@ -171,14 +171,16 @@ def _install() -> None:
     with _LOCK:
         if _installed:
             return
-        import tensorflow as tf
+        from ..backend import inside_trace
+        from ..jaxstep import QUIET
 
         base = keras.Variable
         original = base.assign
 
         def assign(self, value):
             hit = _WATCHED.get(id(self))
-            if hit is not None and not tf.inside_function():
+            # not the step's own (traced) updates, nor JAX writing its state back
+            if hit is not None and not inside_trace() and not getattr(QUIET, "on", False):
                 try:
                     hit[0].assigning(self, hit[1], value)
                 except Exception:  # noqa: BLE001 - watching must never break the user's code

@@ -51,11 +51,14 @@ true; a rebuild or recompile makes new metric objects anyway, so a load does the
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Protocol
 
 import keras
+import numpy as np
 from keras.src.utils.python_utils import pythonify_logs
 
+from .. import backend
 from .callbacks import LiveCallbackList
 
 
@@ -137,12 +140,17 @@ class TrainLoop:
     # ----- the run -------------------------------------------------------------------------
     def run(self) -> keras.callbacks.History | None:
         """Train to the target epoch (or until a callback sets `stop_training`)."""
-        if not self.begun:
-            self._begin()
-        while self.epoch < self.epochs:
-            self._train_epoch()
-            if self.model.stop_training:
-                break
+        try:
+            if not self.begun:
+                self._begin()
+            while self.epoch < self.epochs:
+                self._train_epoch()
+                if self.model.stop_training:
+                    break
+        except BaseException:  # JAX: whatever reads the model next finds the state in it
+            with contextlib.suppress(Exception):  # (buffers a failed step consumed are lost)
+                backend.sync(self.model)
+            raise
         self._finalize()
         self.end()
         return self.history
@@ -185,6 +193,7 @@ class TrainLoop:
         while self.step < spe:
             if driver.attention:
                 callbacks.flush()
+                backend.sync(self.model)  # JAX: the variables hold the state from here
                 driver.boundary("batch")
                 if self._moved:
                     return False
@@ -215,6 +224,7 @@ class TrainLoop:
     def _close_epoch(self) -> None:
         """Epoch logs (from the metrics), validation, on_epoch_end: as `fit` does."""
         model = self.model
+        backend.sync(model)  # as `fit` does before the epoch's metrics (JAX)
         logs = pythonify_logs(model._get_metrics_result_or_logs(self.logs))
         try:
             if self.validation is not None and model._should_eval(self.epoch, self.validation_freq):
@@ -229,8 +239,6 @@ class TrainLoop:
 
     def _validate(self) -> dict:
         """`fit`'s validation: `evaluate` on a cached iterator, through the same CallbackList."""
-        from keras.src.backend.tensorflow.trainer import TFEpochIterator
-
         model = self.model
         if isinstance(self.validation, (tuple, list)):  # arrays, batched here
             vx, vy, vw = keras.utils.unpack_x_y_sample_weight(tuple(self.validation))
@@ -238,12 +246,12 @@ class TrainLoop:
         else:  # a dataset brings its own batches
             vx, vy, vw, batch_size = self.validation, None, None, None
         if self._eval_iterator is None:
-            self._eval_iterator = TFEpochIterator(
+            self._eval_iterator = backend.epoch_iterator(
+                model,
                 x=vx,
                 y=vy,
                 sample_weight=vw,
                 batch_size=batch_size,
-                distribute_strategy=model.distribute_strategy,
                 steps_per_execution=model.steps_per_execution,
                 steps_per_epoch=self.validation_steps,
                 shuffle=False,
@@ -263,6 +271,7 @@ class TrainLoop:
 
     def _finalize(self) -> None:
         """`fit`'s last act on a finished run (EMA optimizers copy their averages in)."""
+        backend.sync(self.model)
         opt = getattr(self.model, "optimizer", None)
         if isinstance(opt, keras.optimizers.Optimizer) and self.epochs > 0:
             opt.finalize_variable_values(self.model.trainable_weights)
@@ -272,6 +281,8 @@ class TrainLoop:
         if not self.begun:
             return
         self.begun = self._retry = False
+        backend.sync(self.model)
+        self.model.__dict__.pop("_jax_state", None)  # JAX: as `fit` leaves it (None)
         self._it = None
         self.in_epoch = False  # a new run begins the epoch again (on_epoch_begin)
         self.model.__dict__.pop("_eval_epoch_iterator", None)
@@ -362,19 +373,24 @@ class TrainLoop:
             return self._it
         per_epoch = self.model.steps_per_execution > 1 or getattr(self.feed, "per_epoch", False)
         end = self.epoch + 1 if per_epoch else self.epochs
-        strategy = self.model.distribute_strategy
+        strategy = backend.distribute_strategy(self.model)  # None on JAX
         it = self.feed.iterator(strategy, self.epoch, self.step, end, moved=self._feed_moved)
         self._feed_moved = False
         self._it = None if per_epoch or self._feed_owns else it
         return it
 
     def _train_function(self):
-        self.model.make_train_function()  # returns at once when it exists
-        return self.model.train_function, self.model.steps_per_execution
+        numpy = getattr(self.feed, "yields_numpy", False)
+        return backend.stepper(self.model, to_numpy=not numpy), self.model.steps_per_execution
 
     def _symbolic_build(self) -> None:
-        """`fit` builds an unbuilt model on a first batch when a distribution strategy is set."""
+        """`fit` builds an unbuilt model (and its optimizer and metrics) on a first batch when a
+        distribution strategy is set, and always on JAX."""
         model = self.model
-        if getattr(model, "_distribute_strategy", None) is None:
-            return
-        model._maybe_symbolic_build(data_batch=self.feed.first_batch(self.epoch))
+        if getattr(model, "_distribute_strategy", None) is None and not backend.is_jax():
+            return  # (on JAX `fit` always does: the optimizer's variables are in the state)
+        batch = self.feed.first_batch(self.epoch)
+        if backend.is_jax():  # a pipeline's first batch comes as TensorFlow tensors
+            model._symbolic_build(data_batch=keras.tree.map_structure(np.asarray, batch))
+        else:
+            model._maybe_symbolic_build(data_batch=batch)

@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from ..backend import make_probe
 from ..compiling import call_function, compile_kwargs
 from ..devices import ONE_DEVICE, Placement
 from ..errors import BadInput, ConfigError
@@ -31,7 +32,7 @@ class ModelState:
         self.telemetry = telemetry
         self.model: Any = None
         self.builder: Callable[..., Any] | None = None
-        self.probe: TelemetryProbe | None = None
+        self.probe: TelemetryProbe | None = None  # or a JaxProbe (same interface)
         self.probe_base = 0  # session step at which the current probe started counting
         self.instance = 0
         self.done = 0  # session steps: batches trained in this session
@@ -100,7 +101,7 @@ class ModelState:
                         model.compile(**kwargs)
             finally:  # a failed compile leaves the model as it was: it is probed again; the
                 # probe's own variables are made outside the scope (never mirrored)
-                self.probe = TelemetryProbe(model)
+                self.probe = make_probe(model)
                 self.probe_base = self.done
                 self.telemetry.set_layer_names(self.probe.layer_names)
 

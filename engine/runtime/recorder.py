@@ -117,6 +117,7 @@ class Recorder:
             strategy=self.state.placement.strategy,
             replicas=self.state.placement.replicas,
             devices=self.state.placement.devices,
+            backend=self.state.config.run.backend,
             **extra,
         )
 

@@ -15,12 +15,13 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from .. import peers
 from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
 from ..compilenames import check_optimizer
 from ..datafiles import read_data
 from ..devices import make_strategy
-from ..errors import CheckpointError, CommandRejected
+from ..errors import CheckpointError, CommandRejected, ConfigError
 from ..events import SessionState
 from ..feeds import make_feed, validation_of
 from ..feeds_loader import split
@@ -40,10 +41,39 @@ def fix_numerics() -> None:
     without it). On the CPU it is nothing: its kernels already give the same bits run after run,
     and op determinism only swaps the fused cross-entropy for a slower composite and stops the
     feed's prefetch, ~6-7 % of a small MLP's steps/s (docs/determinism-findings.md)."""
+    from ..backend import is_jax
+
+    if is_jax():  # XLA on the CPU is deterministic; a GPU would need XLA's flag (not built)
+        return
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
+
+
+def _from_path(ctx: Context) -> str | None:
+    """`--from` as an absolute file path, which the other processes of a run load too."""
+    if not ctx.from_checkpoint:
+        return None
+    try:
+        return str(ctx.store.resolve(ctx.from_checkpoint)[0])
+    except CheckpointError:
+        return None  # process 0's start says what is wrong with it
+
+
+def share_feed(feed: Any, peers: Any, file: str) -> None:
+    """Each process of a run of several feeds its own rows of every global batch."""
+    from ..data import BatchFeed
+
+    if not isinstance(feed, BatchFeed):
+        raise ConfigError(
+            f"{file}: [run].processes = {peers.count}: takes data as arrays (a .npz/.csv file "
+            "or a loader returning arrays), not a dataset or generator"
+        )
+    try:
+        feed.share(peers.index, peers.count)
+    except ConfigError as e:
+        raise ConfigError(f"{file}: {e}") from None
 
 
 def prepare(ctx: Context) -> tuple[Any, Any]:
@@ -52,8 +82,11 @@ def prepare(ctx: Context) -> tuple[Any, Any]:
     cfg = ctx.config
     ensure_on_path(cfg.folder)
     st = ctx.state
-    # First: a CPU split must happen before anything initialises TensorFlow's devices.
-    st.strategy, st.placement = make_strategy(cfg.run, display_path(cfg.path))
+    # First: a CPU split must happen before anything initialises TensorFlow's devices; the
+    # other processes of a run of several start before JAX does (engine/peers.py).
+    if cfg.run.processes > 1 and ctx.peers is None:
+        ctx.peers = peers.start(cfg, ctx.run_dir, _from_path(ctx))
+    st.strategy, st.placement = make_strategy(cfg.run, display_path(cfg.path), ctx.peers)
     if cfg.run.deterministic:
         fix_numerics()
     # A loader's pipeline takes its shuffle seeds from the global seed in force when it is
@@ -66,6 +99,8 @@ def prepare(ctx: Context) -> tuple[Any, Any]:
     file = display_path(cfg.path)
     check_val_shapes(cfg, file, data)  # else Keras fails at the first epoch's end
     feed = make_feed(cfg, data, file, reload=lambda: read_data(cfg))
+    if ctx.peers is not None:
+        share_feed(feed, ctx.peers, file)
     st.batch_source = partial(batch_structure, feed)  # builds an unbuilt model (building.py)
     st.builder = resolve_import(cfg.model.builder, "[model].builder", file)
     check_optimizer(cfg.compile.optimizer, "[compile].optimizer", file)
@@ -99,6 +134,7 @@ def begin(ctx: Context, feed=None) -> None:
             # under a strategy, where it trains ("mirrored x2 (CPU:0, CPU:1)"); the report's
             # `strategy` says it for every run
             **({"strategy": label} if (label := ctx.state.placement.label()) else {}),
+            **({"backend": "jax"} if ctx.config.run.backend == "jax" else {}),
         },
     )
 

@@ -228,7 +228,7 @@ def test_a_rebuild_with_the_same_seed_starts_over_without_a_second_train_begin()
 
 
 def test_a_recompile_mid_epoch_goes_on_with_the_new_step_and_the_probe():
-    from weightwatch.engine.probe import TelemetryProbe
+    from weightwatch.engine.backend import make_probe as TelemetryProbe  # either backend's
 
     probes = []
 
@@ -249,6 +249,9 @@ def test_a_recompile_mid_epoch_goes_on_with_the_new_step_and_the_probe():
     assert [t[1] for t in rec.trace if t[0] == "batch_end"] == list(range(SPE)) * EPOCHS
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="steps_per_execution > 1: not built on JAX yet"
+)
 def test_steps_per_execution_gives_fits_batch_numbers():
     def build3():
         model = build()
@@ -276,8 +279,8 @@ def test_a_failed_train_step_is_fed_again_and_a_stop_ends_the_run_once():
     def break_next_step(loop):  # the step eats its batch, then fails (as a NaN sentinel does)
         real = loop.model.train_function
 
-        def fail(iterator):
-            next(iterator)
+        def fail(*args):  # (iterator) on TensorFlow, (state, iterator) on JAX
+            next(args[-1])
             loop.model.train_function = real
             raise RuntimeError("the step failed")
 

@@ -2,8 +2,8 @@
 
 TensorFlow splits the CPU into logical devices only before it initialises them, so every run
 here is its own `weightwatch run --headless` process (as a user runs it). The default run has
-every command on 2 and on 4 devices and exact resume on 2; exact resume on 4 and checkpoints
-crossing between one device and the strategy are `slow`.
+every command and exact resume on 2 devices; every command and exact resume on 4 and
+checkpoints crossing between one device and the strategy are `slow`.
 """
 
 from __future__ import annotations
@@ -144,6 +144,15 @@ do = "rebuild"
 at_step = 70
 """
 
+EVERY_VERDICTS = [  # what EVERY_COMMAND's transitions are judged
+    ("started", "fresh"),
+    ("callbacks_changed", "continued"),
+    ("resume", "continued"),
+    ("recompiled", "optimizer_reset"),
+    ("checkpoint_loaded", "restored"),
+    ("rebuilt", "reset"),
+]
+
 PAUSE_AND_SAVE = """
 [[action]]
 do = "pause"
@@ -173,14 +182,7 @@ def check_every_command(tmp_path: Path, devices: int) -> None:
     assert report["strategy"] == {"name": "mirrored", "replicas": devices, "devices": names}
     started = report["events"][0]
     assert started["detail"]["strategy"] == f"mirrored x{devices} ({', '.join(names)})"
-    assert verdicts(report) == [
-        ("started", "fresh"),
-        ("callbacks_changed", "continued"),
-        ("resume", "continued"),
-        ("recompiled", "optimizer_reset"),
-        ("checkpoint_loaded", "restored"),
-        ("rebuilt", "reset"),
-    ]
+    assert verdicts(report) == EVERY_VERDICTS
     kinds = [e["kind"] for e in report["events"]]
     assert "error" not in kinds and "lr_changed" in kinds and "callbacks_changed" in kinds
     saved = next(c for c in report["checkpoints"] if c["name"] == "step-000025")
@@ -214,6 +216,7 @@ def test_two_devices_every_command_and_exact_resume(tmp_path):
     check_exact_resume(tmp_path / "b", 2)
 
 
+@pytest.mark.slow  # the default run has every command on 2 devices (and on 4 JAX devices)
 def test_four_devices_every_command(tmp_path):
     check_every_command(tmp_path, 4)
 

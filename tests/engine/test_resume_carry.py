@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 import pytest
 from weightwatch.engine.checkpoints import CheckpointStore
@@ -129,9 +130,14 @@ def test_the_file_carries_the_resume_record_and_plain_keras_loads_it(make, tmp_p
     assert (record["epoch"], record["step_in_epoch"], record["model_step"]) == (1, 2, 6)
     assert record["seed"] == 5 and record["data_exact"] is True and record["deterministic"]
     assert record["fingerprint"] == info.fingerprint
-    import tensorflow as tf
+    if keras.backend.backend() == "jax":  # the record says which backend wrote it
+        import jax
 
-    assert record["tf_version"] == tf.__version__
+        assert record["backend"] == "jax" and record["jax_version"] == jax.__version__
+    else:
+        import tensorflow as tf
+
+        assert record["tf_version"] == tf.__version__ and record["backend"] == "tensorflow"
     assert len(record["rng"]) == 1 and record["rng"][0].shape == (2,)  # Dropout's seed state
     manifest = inspect_run(tmp_path / "a" / "run")["checkpoints"][0]
     assert manifest["data_exact"] is True and manifest["loadable"] is True

@@ -231,7 +231,10 @@ async def until(predicate, pilot, timeout: float = T) -> None:
             raise AssertionError("the app crashed") from pilot.app._exception
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {predicate}")
-        await pilot.pause(0.01)
+        # a plain sleep, not pilot.pause(): that first waits for every widget to drain its
+        # queue and raises after 30 s, a limit a loaded CI machine met (this has its own)
+        await asyncio.sleep(0.01)
+        pilot.app.screen._on_timer_update()
 
 
 def text_of(app) -> str:

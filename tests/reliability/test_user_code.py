@@ -31,7 +31,7 @@ async def shows_user_code_error(app, pilot, notes, words: str, action: str) -> N
     assert dialog.event.detail["action"] == action
     trace = dialog.event.detail["traceback"]
     assert trace.startswith("Traceback") and words in trace
-    await pilot.pause()
+    await until(lambda: "Traceback" in text_of(app), pilot)  # the dialog is drawn
     screen = text_of(app)
     assert "Your code raised" in screen and words in screen and "Traceback" in screen
     assert any(words in n for n in notes.of("error"))

@@ -170,3 +170,21 @@ async def test_listener_calls_from_another_thread_only_post_messages(app, fake):
         worker.join()
         await until(lambda: "● PAUSED" in svg_text(app.export_screenshot()), pilot)
         assert [e.kind for e in app.dashboard.events] == ["started", "pause"]
+
+
+async def test_an_event_that_arrives_before_the_dashboard_is_up_is_shown_once(app, fake):
+    """A session stopped elsewhere at once (seen by an attached viewer under load): its events
+    reach the app before the dashboard has composed. They are shown once, from the replay."""
+    from weightwatch.tui.screens.dashboard import DashboardScreen
+
+    early = DashboardScreen(fake, refresh_hz=4, chart_window=0)
+    event = fake.record("quit", detail={"epoch": 0})
+    early.add_event(event)  # not mounted: no EventLog yet, and no error
+    assert early.events == []
+    app.get_default_screen = lambda: setattr(app, "dashboard", early) or early
+    async with app.run_test(size=SIZE) as pilot:
+        await running(pilot, fake)
+        await pilot.pause()
+        early.add_event(event)  # the message handled after the replay had it
+        assert [e.kind for e in early.events].count("quit") == 1
+        assert svg_text(app.export_screenshot()).count("quit") == 1

@@ -65,6 +65,9 @@ class DashboardScreen(Screen[None]):
         self._status_period = max(0.0, STATUS_PERIOD_RUNNING - 0.5 / self.refresh_hz)
         self._step_shown = 0  # the session step the status line shows
         self._markers_version = 0  # bumped when the markers change: they are part of a round
+        # Events can arrive before the screen is mounted (a session that stops at once): until
+        # `on_mount` replays the session's history, which holds them, they are left to it.
+        self._replaying = True
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,6 +86,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#layers").border_title = "layer norms (L2)"
         self.query_one("#event-log").border_title = "events"
+        self._replaying = False
         for event in self.session.events():
             self.add_event(event, banner=False)
         self.set_interval(1.0 / self.refresh_hz, self.tick)
@@ -155,13 +159,18 @@ class DashboardScreen(Screen[None]):
 
     def add_event(self, event: ev.Event, banner: bool = True) -> None:
         """Log the event, mark it on the charts and, if it has a verdict, show the banner."""
+        if self._replaying or event in self.events[-8:]:  # the replay has it, or had it
+            return
         self.events.append(event)
         markers = markers_for(self.events)
         if markers != self.markers:  # only a new or relabelled marker needs a round at once
             self.markers = markers
             self._markers_version += 1
             self._event_waiting = True
-        self.query_one(EventLog).add_event(event)
+        logs = self.query(EventLog)
+        if not logs:  # the screen is being taken down (the app is leaving)
+            return
+        logs.first().add_event(event)
         if not event.verdict:
             return
         if not banner:

@@ -12,6 +12,7 @@ import time
 
 from textual.content import Content
 from textual.widget import Widget
+from weightwatch.engine.devices import SPREAD
 from weightwatch.engine.events import SessionState, Status
 from weightwatch.engine.progress import duration, epoch_shown, eta_seconds, learning_rate
 
@@ -55,8 +56,10 @@ def describe(status: Status) -> Content:
     callbacks = ", ".join(active) or "none"
     k = status.steps_per_execution  # commands and holds land only between two calls
     every = f"   boundary every {k} batches" if k > 1 else ""
-    if status.strategy == "mirrored":  # several devices train in step: say how many
-        every += f"   mirrored x{status.replicas}"
+    if status.strategy in SPREAD:  # several devices train in step: say how many
+        every += f"   {status.strategy} x{status.replicas}"
+    if status.backend == "jax":  # TensorFlow is the default: only the other one is named
+        every += "   on JAX"
     second = Content(
         f"  {status.optimizer or '?'} lr {learning_rate(status.learning_rate)}{every}"
         f"   callbacks: {callbacks}" + (f" (+{off} off)" if off else "")
