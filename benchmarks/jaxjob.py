@@ -62,6 +62,7 @@ def _data_parallel(inner: str, folder: Path, samples: int, epochs: int) -> dict:
     """`keras.distribution.DataParallel` over 4 JAX CPU devices: plain fit under it, or the
     session with `strategy = "data_parallel"` under the live dashboard."""
     import jax
+    import tensorflow  # noqa: F401  (imported before the clock on every side, as job.child does)
 
     jax.config.update("jax_num_cpu_devices", DP_DEVICES)
     mine = folder / "dp"

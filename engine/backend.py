@@ -62,6 +62,32 @@ def stepper(model, *, to_numpy: bool = True) -> Any:
     return model.train_function
 
 
+def set_random_seed(seed: int, *, tensorflow: bool = False) -> None:
+    """`keras.utils.set_random_seed`, without importing TensorFlow on JAX only to seed it (that
+    import is ~2.5 s of a JAX run's start-up, and a JAX run on arrays never loads it otherwise).
+    TensorFlow is seeded where it is loaded already or where `tensorflow` says the run may use
+    it (a loader may return a tf.data pipeline: its shuffles draw from the global seed)."""
+    import sys
+
+    import keras
+
+    if not is_jax() or tensorflow or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    import numpy as np
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    # what keras.utils.set_random_seed does on JAX, less `tf.random.set_seed`
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
 def sync(model) -> None:
     """The variables hold the model's state now (JAX: written back from the step's state)."""
     if model is not None and is_jax():

@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 
+from .. import backend
 from ..backend import make_probe
 from ..compiling import call_function, compile_kwargs
 from ..devices import ONE_DEVICE, Placement
@@ -54,7 +55,7 @@ class ModelState:
     def build_model(self, seed: int, *, name_key: bool = False):
         """A new model from the user's builder, compiled; the current one is left as it is."""
         assert self.builder is not None, "start-up resolves the builder before any build"
-        keras.utils.set_random_seed(seed)
+        backend.set_random_seed(seed)  # TensorFlow too where the run loaded it (a pipeline)
         with self.scope():
             model = self._build(name_key)
         self.prepare_compile(model, self.config.compile)()  # in the scope; the probe outside it

@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from .. import peers
+from .. import backend, peers
 from ..callback_paths import recorded_paths
 from ..callbacks import make_entries
 from ..compilenames import check_optimizer
@@ -92,9 +92,7 @@ def prepare(ctx: Context) -> tuple[Any, Any]:
     # A loader's pipeline takes its shuffle seeds from the global seed in force when it is
     # made: seeded here, its order is the run's (as in a script that seeds, then loads), not
     # whatever this process did before; a resumed run makes the same pipeline again.
-    import keras
-
-    keras.utils.set_random_seed(cfg.run.seed)
+    backend.set_random_seed(cfg.run.seed, tensorflow=cfg.data.loader is not None)
     data = split(read_data(cfg), cfg.data.validation_split)
     file = display_path(cfg.path)
     check_val_shapes(cfg, file, data)  # else Keras fails at the first epoch's end

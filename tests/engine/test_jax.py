@@ -7,6 +7,7 @@ engine's scenario and exactness suites run again, unchanged, by a pytest of thei
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -121,6 +122,29 @@ def test_every_command_and_exact_pause_under_data_parallel_on_4_jax_cpu_devices(
     paused = _run_jax(cfg, tmp_path / "paused", PAUSE)
     assert paused["final"]["fingerprint"] == straight["final"]["fingerprint"]
     assert paused["session_steps"] == straight["session_steps"] == 40
+
+
+def test_a_jax_run_on_arrays_never_imports_tensorflow(tmp_path):
+    """Seeding imported TensorFlow only to seed it: ~2.5 s of every JAX run's start-up."""
+    cfg = write_job(tmp_path, 1, epochs=1, strategy="default")
+    argv = ["weightwatch", "run", str(cfg), "--headless", "--run-dir", str(tmp_path / "rd")]
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    runpy.run_module('weightwatch.tui.cli', run_name='__main__')\n"
+        "finally:\n"
+        "    print('tensorflow loaded:', 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, **JAX, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tensorflow loaded: False" in done.stdout
+    final = json.loads((tmp_path / "rd" / "report.json").read_text())["final"]
+    assert (final["epoch"], final["model_step"]) == (1, 20)
 
 
 def test_scenario_and_exactness_suites_pass_on_jax():
