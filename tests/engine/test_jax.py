@@ -138,7 +138,11 @@ def test_a_jax_run_on_arrays_never_imports_tensorflow(tmp_path):
     )
     env = {**os.environ, **JAX, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
