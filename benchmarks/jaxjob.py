@@ -18,8 +18,12 @@ from .common import Row, median, pause_row, ratio_row, rotations
 
 KINDS = ("jax_plain", "jax_engine", "jax_ui", "tf_plain", "tf_ui", "dp_plain", "dp_ui")
 DP_DEVICES = 4
-PLAINS = {"jax": "JAX", "tf": "TensorFlow", "dp": "JAX under DataParallel, 4 CPU devices"}
-LABEL = "reference MLP 256 hidden, 16,000 samples, batch 32, 12 epochs, whole job, one device"
+PLAINS = {
+    "jax": "JAX, one device",
+    "tf": "TensorFlow, one device",
+    "dp": "JAX under DataParallel, 4 CPU devices",
+}
+LABEL = "reference MLP 256 hidden, 16,000 samples, batch 32, 12 epochs, whole job"
 
 
 def child(kind: str, folder: Path, samples: int, epochs: int) -> dict:
@@ -132,9 +136,9 @@ def main(quick: bool, rounds: int) -> list[Row]:
             )
         )
     for kind, words, target in (
-        ("jax_engine", "JAX: engine alone / plain fit on JAX", 0.99),
-        ("jax_ui", "JAX: dashboard live / plain fit on JAX", 0.97),
-        ("tf_ui", "TensorFlow: dashboard live / plain fit on TensorFlow", 0.97),
+        ("jax_engine", "JAX, one device: engine alone / plain fit on JAX", 0.99),
+        ("jax_ui", "JAX, one device: dashboard live / plain fit on JAX", 0.97),
+        ("tf_ui", "TensorFlow, one device: dashboard live / plain fit on TensorFlow", 0.97),
         ("dp_ui", f"JAX DataParallel on {DP_DEVICES} CPU devices: dashboard / plain fit", 0.97),
     ):
         plain = kind.split("_")[0] + "_plain"

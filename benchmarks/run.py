@@ -60,6 +60,7 @@ SECTIONS = {
         "job.ui_nodet",
     ],
     "pipeline": ["pipeline.engine", "pipeline.ui"],
+    "probe": ["probe.tf", "probe.jax"],
     "remote": [
         "remote.viewers0",
         "remote.viewers1",
