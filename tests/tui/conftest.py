@@ -10,6 +10,7 @@ from textual.notifications import Notification, Notify
 from weightwatch.engine.events import SessionState
 from weightwatch.engine.specs import CallbackSpec
 from weightwatch.tui.app import WeightwatchApp
+from weightwatch.tui.widgets import banner
 
 from tests.fakes.fake_session import FakeSession, fake_config
 
@@ -18,6 +19,15 @@ CALLBACKS = (
     CallbackSpec("EarlyStopping", True, {"monitor": "loss", "patience": 3}),
     CallbackSpec("CSVLogger", False, {"filename": "log.csv"}),
 )
+
+
+@pytest.fixture(autouse=True)
+def verdicts_linger(monkeypatch) -> None:
+    """A verdict stays on the banner until a test hides it: otherwise what a snapshot shows
+    depends on whether setting it up took longer than `LINGER_S` (it did on a loaded CI host,
+    and the banner had turned to its muted line). `test_banner_turns_muted_after_lingering`
+    checks the timer itself."""
+    monkeypatch.setattr(banner, "LINGER_S", 1e6)
 
 
 def make_fake(run_dir: Path, **kw) -> FakeSession:

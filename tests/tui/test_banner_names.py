@@ -37,3 +37,22 @@ async def test_a_resume_after_a_plain_pause_shows_continued(app, fake):
         fake.boundary()
         await until(lambda: getattr(app.dashboard.banner_event, "kind", "") == "resume", pilot)
         assert app.dashboard.banner_event.verdict == "continued"
+
+
+async def test_banner_turns_muted_after_lingering(fake, monkeypatch):
+    """The timer itself (the other TUI tests pin a verdict on the banner): a verdict shows in
+    its colour for its linger, then the muted "last verdict" line, in the same row."""
+    from weightwatch.tui.widgets import banner as banner_module
+
+    from .conftest import make_app
+
+    monkeypatch.setattr(banner_module, "LINGER_S", 0.3)
+    app = make_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await running(pilot, fake)
+        banner = app.dashboard.query_one("#banner")
+        assert banner.linger == 0.3
+        await until(lambda: banner.event is not None, pilot)
+        await until(lambda: banner.verdict is None, pilot)
+        assert banner.has_class("-past") and not banner.has_class("-shown")
+        assert banner.text.startswith("last verdict: ★ fresh")
