@@ -60,6 +60,12 @@ SECTIONS = {
         "job.ui_nodet",
     ],
     "pipeline": ["pipeline.engine", "pipeline.ui"],
+    "targets": [
+        "targets.job.engine",
+        "targets.job.ui",
+        "targets.pipeline.engine",
+        "targets.pipeline.ui",
+    ],
     "probe": ["probe.tf", "probe.jax"],
     "remote": [
         "remote.viewers0",

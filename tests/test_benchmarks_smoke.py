@@ -5,7 +5,8 @@ that each benchmark still runs against the current engine and UI and reports a r
 default run takes the sections of one device on TensorFlow; the sections that serve viewers,
 split the CPU into devices or run on JAX (each mostly child processes importing TensorFlow or
 JAX, ~2.5 minutes of the CI's 2 cores) are the slow test: their engine paths have their own
-tests in the default run (tests/remote, tests/engine/test_mirrored.py, test_jax.py).
+tests in the default run (tests/remote, tests/engine/test_mirrored.py, test_jax.py). So is
+`targets`, which runs again (with more rounds) the children that `job` and `pipeline` run here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from benchmarks.run import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOW_SECTIONS = ("remote", "mirrored", "jaxjob")
+SLOW_SECTIONS = ("remote", "mirrored", "jaxjob", "targets")
 
 
 def quick_table(tmp_path: Path, sections: list[str]) -> None:
@@ -61,7 +62,7 @@ def test_quick_mode_prints_a_table_with_every_row_of_the_one_device_sections(tmp
 
 
 @pytest.mark.slow
-def test_quick_mode_prints_every_row_of_the_remote_mirrored_and_jax_sections(tmp_path):
+def test_quick_mode_prints_every_row_of_the_remote_mirrored_jax_and_targets_sections(tmp_path):
     quick_table(tmp_path, list(SLOW_SECTIONS))
 
 
