@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 from typing import Any
 
-from . import backend
+from . import backend, reaper
 
 INFINITE, UNKNOWN = -1, -2  # tf.data's cardinality codes
 
@@ -159,13 +159,20 @@ class DatasetFeed:
         where `restore_position` did not put it."""
         restored, self._restored = self._restored, False
         if self._it is not None and moved and not restored:
-            self._it = None  # a jump without a saved position: start afresh
+            self._drop()  # a jump without a saved position: start afresh
         elif self._it is not None and (not self.per_pass or self._epoch == epoch):
             return self._it
         if self._it is not None and self._extra_draw:
-            iter(self.dataset)  # the iterator fit makes at the end of each epoch, unread
+            reaper.release([iter(self.dataset)])  # the iterator fit makes at each epoch's end
+        self._drop()
         self._it, self._epoch = self._fresh(strategy, step), epoch
         return self._it
+
+    def _drop(self) -> None:
+        """Let the spent iterator go, freed off this thread (engine/reaper.py)."""
+        if self._it is not None:
+            holder, self._it = [self._it], None
+            reaper.release(holder)
 
     def first_batch(self, epoch: int):
         """A batch of zeros shaped as the dataset's elements, for building an unbuilt model
