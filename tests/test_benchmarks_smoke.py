@@ -27,14 +27,16 @@ SLOW_SECTIONS = ("remote", "mirrored", "jaxjob", "targets")
 def quick_table(tmp_path: Path, sections: list[str]) -> None:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        # two sections at once: each is mostly a child process importing TensorFlow or JAX
+        # one section at a time: each is mostly a child process importing TensorFlow or JAX, and
+        # two at once beside the other xdist worker starved its TUI tests (a Textual pilot timed
+        # out after 30 s waiting for an app's first messages; tests of ~1 s took 70-140 s)
         [
             sys.executable,
             "-m",
             "benchmarks",
             "--quick",
             "--jobs",
-            "2",
+            "1",
             "--only",
             ",".join(sections),
             "--json",
