@@ -112,6 +112,17 @@ def pause_row(key: str, label: str, pauses: list[int]) -> Row:
     )
 
 
+def cpu_step_ratio(baseline: list[dict], runs: list[dict]) -> float:
+    """Median over the rounds of the baseline's CPU seconds a step / the measured side's (>1:
+    the measured side spends less CPU a step); runs are `{"cpu", "steps", ...}` of one round."""
+    return median(
+        [
+            (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
+            for b, t in zip(baseline, runs, strict=True)
+        ]
+    )
+
+
 def ratio_row(
     key: str, label: str, measured: list[float], baseline: list[float], unit: str, target: float
 ) -> Row:

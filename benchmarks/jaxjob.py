@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import common, job
-from .common import Row, median, pause_row, ratio_row, rotations
+from .common import Row, cpu_step_ratio, median, pause_row, ratio_row, rotations
 
 KINDS = ("jax_plain", "jax_engine", "jax_ui", "tf_plain", "tf_ui", "dp_plain", "dp_ui")
 DP_DEVICES = 4
@@ -145,11 +145,7 @@ def main(quick: bool, rounds: int) -> list[Row]:
         row = ratio_row(
             f"jax.{kind}", f"steps/s, {label}: {words}", sps(kind), sps(plain), "steps/s", target
         )
-        cpu = [
-            (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
-            for b, t in zip(got[plain], got[kind], strict=True)
-        ]
-        row.measured += f" (CPU/step ratio {median(cpu):.3f})"
+        row.measured += f" (CPU/step ratio {cpu_step_ratio(got[plain], got[kind]):.3f})"
         out.append(row)
     out.append(
         pause_row(

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from . import common
-from .common import Row, median, ratio_row, rotations
+from .common import Row, cpu_step_ratio, median, ratio_row, rotations
 
 SAMPLES, EPOCHS, BATCH, HIDDEN, SEED = 16_000, 12, 32, 256, 7
 QUICK = {"samples": 2_000, "epochs": 1}
@@ -234,11 +234,7 @@ def rows(got: dict[str, list[dict]], quick: bool = False, rounds: int = 3) -> li
         row = ratio_row(
             f"job.{kind}", f"steps/s, {label}: {words}", sps(kind), plain, "steps/s", target or 0
         )
-        cpu = [
-            b["cpu"] / b["steps"] / (t["cpu"] / t["steps"])
-            for b, t in zip(got["plain"], got[kind], strict=True)
-        ]
-        row.measured += f" (CPU/step ratio {median(cpu):.3f})"
+        row.measured += f" (CPU/step ratio {cpu_step_ratio(got['plain'], got[kind]):.3f})"
         if target is None:
             row.target, row.holds = "", None
         out.append(row)

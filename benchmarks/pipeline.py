@@ -10,7 +10,7 @@ rounds. weightwatch keeps one checkpointable iterator per pass (exact resume on 
 
 from __future__ import annotations
 
-from .common import Row, median, ratio_row
+from .common import Row, cpu_step_ratio, ratio_row
 from .job import PIPE_KINDS, interleaved
 
 LABEL = "tf.data pipeline (shuffle, batch 32, prefetch), MLP 256 hidden, 16,000 samples, 12 epochs"
@@ -36,10 +36,6 @@ def main(quick: bool, rounds: int) -> list[Row]:
             "steps/s",
             target,
         )
-        cpu = [
-            (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
-            for b, t in zip(got["pipe_plain"], runs, strict=True)
-        ]
-        row.measured += f" (CPU/step ratio {median(cpu):.3f})"
+        row.measured += f" (CPU/step ratio {cpu_step_ratio(got['pipe_plain'], runs):.3f})"
         out.append(row)
     return out

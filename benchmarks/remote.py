@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import ROOT, Row, median, ratio_row
+from .common import ROOT, Row, cpu_step_ratio, median, ratio_row
 from .job import write_job
 
 SAMPLES, EPOCHS = 16_000, 12
@@ -306,11 +306,7 @@ def viewer_rows(got: dict[str, list[dict]], quick: bool, rounds: int) -> list[Ro
             "steps/s",
             0.97,
         )
-        cpu = [
-            (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
-            for b, t in zip(got["plain"], runs, strict=True)
-        ]
-        row.measured += f" (session CPU/step ratio {median(cpu):.3f}"
+        row.measured += f" (session CPU/step ratio {cpu_step_ratio(got['plain'], runs):.3f}"
         served = median([t.get("server_cpu", 0.0) / t["wall"] for t in runs])
         row.measured += f"; server thread {served:.1%} of a core"
         if n:  # the viewers share the machine: how much of a core each one used meanwhile

@@ -11,7 +11,7 @@ median of the per-round ratios with its range and its middle half (the quartiles
 
 from __future__ import annotations
 
-from .common import Row, median, ratio_row
+from .common import Row, cpu_step_ratio, median, ratio_row
 from .job import interleaved
 
 KINDS = ("plain", "engine", "ui", "pipe_plain", "pipe_engine", "pipe_ui")
@@ -46,11 +46,7 @@ def main(quick: bool, rounds: int) -> list[Row]:
         row = ratio_row(key, f"steps/s, {words}{tail}", mine, plain, "steps/s", target)
         ratios = [m / b for m, b in zip(mine, plain, strict=True)]
         low, high = quartiles(ratios)
-        cpu = [
-            (b["cpu"] / b["steps"]) / (t["cpu"] / t["steps"])
-            for b, t in zip(got[base], got[kind], strict=True)
-        ]
-        row.measured += f" (CPU/step ratio {median(cpu):.3f})"
+        row.measured += f" (CPU/step ratio {cpu_step_ratio(got[base], got[kind]):.3f})"
         row.shown += f" IQR {low:.3f}-{high:.3f}" if rounds >= 4 else ""
         out.append(row)
     return out

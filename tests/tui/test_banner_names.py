@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import running, until
+from weightwatch.tui.widgets import banner as banner_module
+
+from .conftest import make_app, running, until
 
 SIZE = (120, 40)
 
@@ -42,10 +44,6 @@ async def test_a_resume_after_a_plain_pause_shows_continued(app, fake):
 async def test_banner_turns_muted_after_lingering(fake, monkeypatch):
     """The timer itself (the other TUI tests pin a verdict on the banner): a verdict shows in
     its colour for its linger, then the muted "last verdict" line, in the same row."""
-    from weightwatch.tui.widgets import banner as banner_module
-
-    from .conftest import make_app
-
     monkeypatch.setattr(banner_module, "LINGER_S", 0.3)
     app = make_app(fake)
     async with app.run_test(size=SIZE) as pilot:
