@@ -58,7 +58,7 @@ import keras
 import numpy as np
 from keras.src.utils.python_utils import pythonify_logs
 
-from .. import backend
+from .. import backend, reaper
 from .callbacks import LiveCallbackList
 
 
@@ -190,35 +190,41 @@ class TrainLoop:
         self._moved = False
         iterator = self._iterator()
         fn, k = self._train_function()
-        while self.step < spe:
-            if driver.attention:
-                callbacks.flush()
-                backend.sync(self.model)  # JAX: the variables hold the state from here
-                driver.boundary("batch")
-                if self._moved:
-                    return False
-                fn, k = self._train_function()  # a recompile or rebuild may have happened
-                if self._feed_owns:  # a load may have restored the pipeline's iterator
-                    iterator = self._iterator()
-            begin = self.step
-            if self._retry:  # its on_train_batch_begin was sent before its step failed
-                self._retry = False
-            else:
-                callbacks.on_train_batch_begin(begin)
-            try:
-                logs = fn(iterator)
-            except StopIteration:  # the feed ran short (cannot happen with a BatchFeed)
-                self._it = None
-                break
-            except BaseException:
-                self._retry, self._it = True, None  # the step took its batch: feed it again
-                raise
-            self.step = min(begin + k, spe)
-            self.logs = logs
-            driver.batch_done(self.step - begin)
-            callbacks.on_train_batch_end(begin + k - 1, logs)  # `fit`'s end_step
-            if self.model.stop_training:
-                break
+        try:
+            while self.step < spe:
+                if driver.attention:
+                    callbacks.flush()
+                    backend.sync(self.model)  # JAX: the variables hold the state from here
+                    driver.boundary("batch")
+                    if self._moved:
+                        return False
+                    fn, k = self._train_function()  # a recompile or rebuild may have happened
+                    if self._feed_owns:  # a load may have restored the pipeline's iterator
+                        iterator = self._iterator()
+                begin = self.step
+                if self._retry:  # its on_train_batch_begin was sent before its step failed
+                    self._retry = False
+                else:
+                    callbacks.on_train_batch_begin(begin)
+                try:
+                    logs = fn(iterator)
+                except StopIteration:  # the feed ran short (cannot happen with a BatchFeed)
+                    self._drop_it()
+                    break
+                except BaseException:
+                    self._retry = True  # the step took its batch: feed it again
+                    self._drop_it()
+                    raise
+                self.step = min(begin + k, spe)
+                self.logs = logs
+                driver.batch_done(self.step - begin)
+                callbacks.on_train_batch_end(begin + k - 1, logs)  # `fit`'s end_step
+                if self.model.stop_training:
+                    break
+        finally:  # an iterator no one reads again is freed off this thread (engine/reaper.py)
+            if not self._feed_owns and iterator is not self._it:
+                holder, iterator = [iterator], None
+                reaper.release(holder)
         return True
 
     def _close_epoch(self) -> None:
@@ -283,7 +289,7 @@ class TrainLoop:
         self.begun = self._retry = False
         backend.sync(self.model)
         self.model.__dict__.pop("_jax_state", None)  # JAX: as `fit` leaves it (None)
-        self._it = None
+        self._drop_it()
         self.in_epoch = False  # a new run begins the epoch again (on_epoch_begin)
         self.model.__dict__.pop("_eval_epoch_iterator", None)
         self._eval_iterator = None
@@ -330,7 +336,8 @@ class TrainLoop:
         if (epoch, step) != (self.epoch, self.step):
             self._move(epoch, step)
         if model is not None and model is not self.model:
-            self.model, self._it = model, None  # its strategy distributes the feed
+            self.model = model
+            self._drop_it()  # its strategy distributes the feed
             model.stop_training = False
             if self.callbacks is not None:
                 self.callbacks.set_model(model)  # also sets model.history, as `fit` does
@@ -349,11 +356,13 @@ class TrainLoop:
             self.epoch_logs = logs
             self.callbacks.on_epoch_end(self.epoch, logs)
         self.epoch, self.step, self.covers_from = epoch, step, step
-        self._moved, self._retry, self._it = True, False, None
+        self._moved, self._retry = True, False
+        self._drop_it()
         self._feed_moved = True
 
     def set_epochs(self, epochs: int) -> None:
-        self.epochs, self._it = epochs, None
+        self.epochs = epochs
+        self._drop_it()
         if self.callbacks is not None:
             self.callbacks.set_params(self._params())
 
@@ -378,6 +387,14 @@ class TrainLoop:
         self._feed_moved = False
         self._it = None if per_epoch or self._feed_owns else it
         return it
+
+    def _drop_it(self) -> None:
+        """Let the feed's iterator go, freed on the reaper thread: freeing an autotuned
+        pipeline's iterator waits for TensorFlow's autotuning thread, which on a run that lived
+        a while or sat paused kept the training thread waiting for up to 20 s (engine/reaper.py)."""
+        if self._it is not None:
+            holder, self._it = [self._it], None
+            reaper.release(holder)
 
     def _train_function(self):
         numpy = getattr(self.feed, "yields_numpy", False)
