@@ -145,7 +145,9 @@ def timed_job(session, under_ui: bool) -> dict:
     }
 
 
-def _plain(kind: str, cfg_path: Path, keras, pipeline: bool = False) -> dict:
+def _plain(
+    kind: str, cfg_path: Path, keras, pipeline: bool = False, callbacks: list | None = None
+) -> dict:
     import numpy as np
     from weightwatch.demo_data.models import reference_mlp
 
@@ -165,9 +167,12 @@ def _plain(kind: str, cfg_path: Path, keras, pipeline: bool = False) -> dict:
     model = reference_mlp(inputs=10, hidden=HIDDEN, classes=10)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     if pipeline:  # as the user writes it: fit on the pipeline the loader returns
-        model.fit(pipeline_loader(str(cfg_path.parent / "job.npz")), epochs=epochs, verbose=0)
+        data = pipeline_loader(str(cfg_path.parent / "job.npz"))
+        model.fit(data, epochs=epochs, verbose=0, callbacks=callbacks)
     else:
-        model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0)
+        model.fit(
+            x, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks
+        )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     steps = -(-len(x) // BATCH) * epochs
     return {"steps": steps, "wall": wall, "cpu": cpu}
