@@ -39,14 +39,10 @@ Interface (what the trainer uses)::
   counted and is fed again (without a second `on_train_batch_begin`); an epoch whose end hooks
   raised counts as finished.
 
-After a load, rebuild or recompile (`model_changed`) the epoch in progress goes on for its
-remaining batches with the new weights/model, and the metrics are reset at that step: the
-epoch's logs (what callbacks see, `History`, `val_*` unchanged) then cover the batches from
-that step to the end of the epoch. Keras puts only numbers in `logs` (CSVLogger, TensorBoard,
-History take every key), so the note is not a log key: `Driver.epoch_done` gets `covers_from`
-(0 for a whole epoch) and the engine writes it to its epoch record. Mixing running means of two
-different models (or of weights before and after a load) into one number would say nothing
-true; a rebuild or recompile makes new metric objects anyway, so a load does the same.
+After a load, rebuild or recompile (`model_changed`) the epoch goes on for its remaining
+batches and the metrics are reset at that step, so its logs cover the batches from there (a
+mean over two models would say nothing true). Keras puts only numbers in `logs`, so that is not
+a log key: `Driver.epoch_done` gets `covers_from` (0 for a whole epoch) for the epoch record.
 """
 
 from __future__ import annotations
@@ -322,15 +318,10 @@ class TrainLoop:
 
     def model_changed(self, model=None, *, epoch: int | None = None, step: int | None = None):
         """After a load, rebuild or recompile: training goes on with `model` (or the same one
-        with new weights); metrics are reset here, so the epoch's logs cover from this step.
-
-        `epoch`/`step`: the position the transition put the model at (a checkpoint's, or 0/0
-        for a rebuild), from which the feed goes on. Within the epoch in progress the batch
-        numbers jump there. To another epoch: the epoch in progress ends here for the
-        callbacks (`on_epoch_end` with the running means of its batches so far, the last
-        batch's logs; no validation, the weights it would judge are gone) and that epoch
-        begins at `step`. The driver gets no `epoch_done` for it: the engine set its counters.
-        """
+        with new weights) from `epoch`/`step` (a checkpoint's, 0/0 for a rebuild); metrics are
+        reset here. Within the epoch the batch numbers jump there; to another epoch, the one in
+        progress ends for the callbacks (`on_epoch_end` with its running means, no validation:
+        its weights are gone; no `epoch_done`) and that epoch begins at `step`."""
         epoch = self.epoch if epoch is None else epoch
         step = self.step if step is None else step
         if (epoch, step) != (self.epoch, self.step):
@@ -341,8 +332,7 @@ class TrainLoop:
             model.stop_training = False
             if self.callbacks is not None:
                 self.callbacks.set_model(model)  # also sets model.history, as `fit` does
-        # Under a strategy a recompile's new optimizer (and metrics) are built here, as `fit`
-        # builds them before its first step: made inside the traced step they cannot be.
+        # Under a strategy a recompile's new optimizer and metrics are built here, as `fit` does
         self._symbolic_build()
         self._eval_iterator = None
         self.model.reset_metrics()
@@ -372,10 +362,9 @@ class TrainLoop:
 
     def _iterator(self):
         """The feed from (epoch, step), distributed as `fit`'s TFEpochIterator does. One
-        iterator serves every epoch to the target (a new tf.data pipeline and its first batch
-        took 50-150 ms on the shared 2-core machine: ~10% of a 500-step epoch of the
-        reference MLP); with steps_per_execution > 1 it is one epoch long, so that
-        an epoch's last execution stops at the epoch's end, as `fit`'s does on arrays.
+        iterator serves every epoch (a new pipeline and its first batch took 50-150 ms here);
+        with steps_per_execution > 1 it is one epoch long, so that an epoch's last execution
+        stops at the epoch's end, as `fit`'s does on arrays.
         A user's tf.data pipeline keeps its one iterator in the feed (engine/feeds.py):
         `moved` tells it the loop's position jumped (a load or rebuild)."""
         if self._it is not None:
@@ -389,9 +378,7 @@ class TrainLoop:
         return it
 
     def _drop_it(self) -> None:
-        """Let the feed's iterator go, freed on the reaper thread: freeing an autotuned
-        pipeline's iterator waits for TensorFlow's autotuning thread, which on a run that lived
-        a while or sat paused kept the training thread waiting for up to 20 s (engine/reaper.py)."""
+        """Let the feed's iterator go, freed on the reaper thread (engine/reaper.py)."""
         if self._it is not None:
             holder, self._it = [self._it], None
             reaper.release(holder)
