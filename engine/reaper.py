@@ -11,33 +11,60 @@ C++ without the GIL while training goes on.
 Only an iterator nothing reads again comes here: its teardown changes no state a later
 iterator of the same dataset sees (an `iter()` draws a reshuffling dataset's seeds when it is
 made, never when it is freed).
+
+At exit the thread frees what is left before the interpreter finalises: a daemon thread that
+comes back from TensorFlow's C++ after that is ended by a forced unwind, which TensorFlow's
+`catch (...)` swallows, and the process aborts ("FATAL: exception not rethrown", exit 134,
+after the report was written: half of the mirrored runs did until this drain).
 """
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 from typing import Any
 
 _lock = threading.Lock()
 _queue: queue.SimpleQueue | None = None
+_thread: threading.Thread | None = None
+_closed = False
+_STOP = object()
 
 
 def release(holder: list[Any]) -> None:
     """Free the one object in `holder` (which the caller empties: no other reference may be
     left) on the reaper thread."""
-    global _queue
+    global _queue, _thread
     with _lock:
+        if _closed:  # exiting: freed here
+            holder.pop()
+            return
         if _queue is None:
             _queue = queue.SimpleQueue()
-            thread = threading.Thread(
+            _thread = threading.Thread(
                 target=_reap, args=(_queue,), name="weightwatch-reaper", daemon=True
             )
-            thread.start()
-    _queue.put(holder.pop())
+            _thread.start()
+            atexit.register(drain)
+        _queue.put(holder.pop())
+
+
+def drain() -> None:
+    """Free everything handed over so far and end the thread (at exit; later releases free
+    inline)."""
+    global _closed
+    with _lock:
+        _closed = True
+        if _queue is None or _thread is None:
+            return
+        _queue.put(_STOP)
+    _thread.join()
 
 
 def _reap(spent: queue.SimpleQueue) -> None:
     while True:
         item = spent.get()
+        if item is _STOP:
+            return
         del item  # the last reference: the iterator's teardown runs here
