@@ -72,16 +72,39 @@ async def until(predicate, pilot=None, timeout: float = 15.0) -> None:
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate}")
+            raise AssertionError(f"timed out waiting for {predicate}\n{_where(pilot)}")
         if pilot is not None:
             await pilot.pause(0.01)
         else:
             await asyncio.sleep(0.01)
 
 
+def _where(pilot) -> str:
+    """What every thread and the app's workers were doing (a wait that timed out on a loaded CI
+    host says where it was stuck)."""
+    import sys
+    import threading
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    lines = []
+    if pilot is not None:
+        app = pilot.app
+        lines.append(f"screen stack: {app.screen_stack}; workers: {list(app.workers)}")
+    for ident, frame in sys._current_frames().items():
+        lines.append(f"--- thread {names.get(ident, ident)}")
+        lines += [line.rstrip() for line in traceback.format_stack(frame)[-8:]]
+    return "\n".join(lines)
+
+
 async def running(pilot, fake: FakeSession) -> None:
-    """Wait for the app to have started the fake's training thread."""
+    """Wait for the app to have started the fake's training thread and for the dashboard to
+    show it. (Without the forced tick what sat behind a dialog opened next depended on whether
+    the dashboard's timer had fired first: on a loaded host the layer-norm panel behind the
+    callback editor was still empty, and its snapshot differed.)"""
     await until(lambda: fake.status().state is not SessionState.STARTING, pilot)
+    await pilot.pause()
+    pilot.app.dashboard.tick(force=True)
     await pilot.pause()
 
 
