@@ -71,8 +71,10 @@ def notes() -> Notes:
     return Notes()
 
 
-async def until(predicate, pilot=None, timeout: float = 15.0) -> None:
-    """Wait (letting the app run) until `predicate()` is true."""
+async def until(predicate, pilot=None, timeout: float = 60.0) -> None:
+    """Wait (letting the app run) until `predicate()` is true. The bound is for a hung app, not
+    a speed check: in fresh-clone CI runs some TUI tests took 68-73 s instead of 1-2 s (a whole
+    host's stall, not reproduced under CPU hogs here), and one wait of 15 s failed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
