@@ -37,17 +37,17 @@ def release(holder: list[Any]) -> None:
     left) on the reaper thread."""
     global _queue, _thread
     with _lock:
-        if _closed:  # exiting: freed here
-            holder.pop()
+        if not _closed:
+            if _queue is None:
+                _queue = queue.SimpleQueue()
+                _thread = threading.Thread(
+                    target=_reap, args=(_queue,), name="weightwatch-reaper", daemon=True
+                )
+                _thread.start()
+                atexit.register(drain)
+            _queue.put(holder.pop())
             return
-        if _queue is None:
-            _queue = queue.SimpleQueue()
-            _thread = threading.Thread(
-                target=_reap, args=(_queue,), name="weightwatch-reaper", daemon=True
-            )
-            _thread.start()
-            atexit.register(drain)
-        _queue.put(holder.pop())
+    holder.pop()  # exiting: freed here, outside the lock (a teardown may release in turn)
 
 
 def drain() -> None:
